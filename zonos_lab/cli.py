@@ -1,0 +1,55 @@
+"""The ``zonos-lab`` command: ``demo | sweep | report | reproduce | emulator | doctor``.
+
+Each subcommand lives in its own module, which defines ``configure(parser)`` and ``run(args) -> int``;
+this file only dispatches, so ``zonos-lab --help`` stays fast.
+
+Example:
+    $ zonos-lab emulator --port 8787
+    $ zonos-lab sweep study.toml --out runs/study
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: subcommand → (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every available subcommand."""
+    from zonos_lab import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="zonos-lab",
+        description="Sweeps, analysis and reports for the Zonos 2 TTS API (offline emulator by default).",
+    )
+    parser.add_argument("--version", action="version", version=f"zonos-lab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).configure(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``zonos-lab`` console script. Returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    module = importlib.import_module(args._module)
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -161,8 +161,8 @@ def read_wav_metadata(path: PathLike) -> dict[str, Any]:
             out.update(json.loads(meta["comment"]))
         except ValueError:
             out["comment"] = meta["comment"]
-    if "software" in meta:
-        out["software"] = meta["software"]
+    if "software" in meta:  # libsndfile appends " (libsndfile-x.y.z)"
+        out["software"] = meta["software"].split(" (libsndfile")[0]
     return out
 
 

@@ -16,7 +16,9 @@ import sys
 from collections.abc import Sequence
 
 #: subcommand → (module, one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {}
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "doctor": ("zonos_lab.doctor", "Show what this installation can do and what to install for the rest."),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -69,7 +69,7 @@ def test_decode_resamples_and_rejects_garbage(tmp_path: Path) -> None:
     assert sr == 16000 and abs(len(y) / sr - 11.0) < 0.05
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not audio at all" * 10)
-    with pytest.raises(ValueError, match="bad.wav"):
+    with pytest.raises(ValueError, match=r"bad\.wav"):
         decode_audio(bad)
 
 

@@ -1,0 +1,41 @@
+"""Speaker similarity and ASR error rates on real speech with known speakers and transcripts."""
+
+from __future__ import annotations
+
+import pandas as pd
+from analysis_fixtures import JFK, JFK_TEXT, LJ1, LJ1_TEXT, LJ5, P225, P226, table
+
+from zonos_lab.analysis import analyze
+
+
+def test_same_speaker_scores_higher_than_other_speakers(tmp_path) -> None:
+    # takes are LJ001-0005 (same speaker as the LJ001-0001 reference) and two VCTK speakers + JFK
+    paths = [str(LJ5), str(P225), str(P226), str(JFK)]
+    out = analyze(table(paths, reference=str(LJ1)), ["speaker"], cache_dir=tmp_path, progress=False)
+    sims = out["speaker_similarity"].to_numpy()
+    assert sims[0] > max(sims[1:]) + 0.05
+    assert all(-1.0 <= s <= 1.0 for s in sims)
+
+
+def test_reference_url_without_local_copy_gives_na(tmp_path) -> None:
+    out = analyze(table([str(LJ5)], reference="https://example.org/ref.wav"), ["speaker"], cache_dir=tmp_path,
+                  progress=False)
+    assert pd.isna(out.loc[0, "speaker_similarity"])
+
+
+def test_asr_low_wer_on_known_transcripts_and_na_for_other_languages(tmp_path) -> None:
+    df = pd.concat([
+        table([str(JFK)], text=JFK_TEXT),
+        table([str(LJ1)], text=LJ1_TEXT),
+        table([str(LJ1)], text="a completely different sentence about bananas"),
+        table([str(LJ1)], text=LJ1_TEXT, language="de"),
+        table([None], text=LJ1_TEXT),
+    ], ignore_index=True)
+    df["take_id"] = [f"t{i}" for i in range(len(df))]
+    out = analyze(df, ["asr"], cache_dir=tmp_path, progress=False)
+    assert out.loc[0, "wer"] < 0.15 and out.loc[1, "wer"] < 0.15
+    assert out.loc[1, "cer"] <= out.loc[1, "wer"] + 0.05
+    assert out.loc[2, "wer"] > 0.8  # wrong text → high WER
+    assert "fellow americans" in out.loc[0, "asr_text"].lower()
+    assert pd.isna(out.loc[3, "wer"]) and pd.isna(out.loc[3, "cer"])  # not English: NA, never 0
+    assert pd.isna(out.loc[4, "wer"])  # failed take

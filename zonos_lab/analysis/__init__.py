@@ -1,0 +1,54 @@
+"""Analysis of takes: metrics (cached, parallel), paired comparisons, reproducibility and plots.
+
+Everything is loaded lazily: importing this package imports no numerical library.
+
+Example:
+    >>> from zonos_lab import analysis
+    >>> sorted(analysis.metric_info("core"))
+    ['dnsmos', 'f0', 'loudness', 'signal', 'vad']
+    >>> scored = analysis.analyze(results, metrics=["core", "speaker", "asr"])    # doctest: +SKIP
+    >>> analysis.compare(scored, by="mode", metric=["speaker_similarity", "wer"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "analyze": "zonos_lab.analysis.analyze",
+    "metric_info": "zonos_lab.analysis.metrics",
+    "metric_columns": "zonos_lab.analysis.metrics",
+    "resolve_metrics": "zonos_lab.analysis.metrics",
+    "METRICS": "zonos_lab.analysis.metrics",
+    "METRIC_SETS": "zonos_lab.analysis.metrics",
+    "MetricCache": "zonos_lab.analysis.cache",
+    "default_cache_dir": "zonos_lab.analysis.cache",
+    "compare": "zonos_lab.analysis.compare",
+    "summarize": "zonos_lab.analysis.compare",
+    "pair_table": "zonos_lab.analysis.compare",
+    "bootstrap_ci": "zonos_lab.analysis.compare",
+    "reproducibility": "zonos_lab.analysis.reproducibility",
+    "mel_distance": "zonos_lab.analysis.reproducibility",
+    "spectrogram": "zonos_lab.analysis.plots",
+    "spectrogram_grid": "zonos_lab.analysis.plots",
+    "metric_plot": "zonos_lab.analysis.plots",
+    "paired_plot": "zonos_lab.analysis.plots",
+    "normalize_text": "zonos_lab.analysis.textnorm",
+    "prepare": "zonos_lab.analysis.frame",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zonos_lab.analysis' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -39,9 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     sys.path.insert(0, str(ROOT))
 
-    from zonos_lab.analysis.analyze import COMPUTE, _function
     from zonos_lab.analysis.metrics import METRIC_SETS, MissingExtra, require
     from zonos_lab.analysis.metrics_core import Clip
+    from zonos_lab.analysis.pipeline import COMPUTE, _function
 
     clips = []
     for name in CLIPS:

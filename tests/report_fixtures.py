@@ -1,12 +1,16 @@
-"""A synthetic run directory for the report tests (layout of interfaces.md), built from real speech.
+"""Run directories for the report tests.
 
-The takes are cuts of real recordings from data/reference/, resampled to 44.1 kHz and varied by
-take (gain, speed) so that metrics differ; one take is FAILED so the report has a failure to explain.
+* `build_run` / `emulator_sweep`: a real 8-take sweep on an in-process emulator (webhook completion).
+* `make_run`: a synthetic run (layout of interfaces.md) made of cuts of real recordings from
+  data/reference/, resampled to 44.1 kHz and varied by take (gain, speed) so that metrics differ; one
+  take is FAILED and one request is repeated — cases a small emulator sweep does not give cheaply.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,8 @@ from zonos_lab.params import GenerationParams
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "reference"
 LJ1 = DATA / "en_us_ljspeech_LJ001-0001.wav"
+#: Metric cache shared by the report test files (same audio → computed once per machine).
+ANALYSIS_CACHE = Path(tempfile.gettempdir()) / f"zonos-lab-test-analysis-{os.getuid()}"
 TEXT = "Printing, in the only sense with which we are at present concerned, differs from most"
 
 
@@ -37,7 +43,7 @@ def make_run(run_dir: Path, *, failed: bool = True, emulator: bool = True, secon
         combos.append((True, 0.8, 1))
     for i, (acc, temp, seed) in enumerate(combos):
         take_id = f"t{i:03d}-{'acc' if acc else 'exp'}-T{temp}-s{seed}"
-        params = GenerationParams(reference_audio_url=LJ1.as_uri(), text=TEXT, accurate_mode=acc,
+        params = GenerationParams(reference_audio_url=f"http://127.0.0.1:9/{LJ1.name}", text=TEXT, accurate_mode=acc,
                                   temperature=temp, seed=seed, max_tokens=400)
         coords = {"accurate_mode": acc, "temperature": temp, "seed": seed}
         trials.append({"take_id": take_id, "coords": coords, "request": params.to_request_json()})
@@ -84,3 +90,39 @@ def make_run(run_dir: Path, *, failed: bool = True, emulator: bool = True, secon
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return run_dir
+
+
+VOICE = Path(__file__).resolve().parents[1] / "data" / "voices" / "AmericanFemale.mp3"
+#: A small study: 2 modes × 2 temperatures × 2 seeds = 8 takes.
+SPEC: dict[str, Any] = {
+    "name": "report-test", "description": "accurate vs expressive over temperature (test)",
+    "parameters": {"accurate_mode": {"values": [True, False]}, "temperature": {"values": [0.8, 1.2]}},
+    "seeds": [1, 2], "references": [str(VOICE)],
+    "fixed": {"text": "The quick brown fox jumps over the lazy dog.", "max_tokens": 300},
+}
+
+
+def emulator_sweep(run_dir: Path, emulator: Any = None, *, faults: str | None = None, **sweep_kwargs: Any) -> Any:
+    """Run `SPEC` on an in-process emulator (started here unless given); returns the `Sweep`."""
+    from zonos_lab.emulator import Emulator, EmulatorConfig, FaultPlan
+    from zonos_lab.sweep import Sweep
+
+    own = emulator is None
+    if own:
+        config = EmulatorConfig(faults=FaultPlan.parse(faults)) if faults else None
+        emulator = Emulator(config=config).start()
+    try:
+        sweep_kwargs.setdefault("completion", "webhook")
+        sweep = Sweep(SPEC, run_dir, base_url=emulator.base_url, api_key=emulator.api_key, progress=False,
+                      price_per_take=0.02, **sweep_kwargs)
+        sweep.run()
+        return sweep
+    finally:
+        if own:
+            emulator.stop()
+
+
+def build_run(run_dir: Path) -> Path:
+    """A real 8-take emulator sweep whose 6th job ends FAILED (a failure for the report to explain)."""
+    emulator_sweep(run_dir, faults="failed@6")
+    return Path(run_dir)

@@ -46,6 +46,39 @@ _EXPORTS: dict[str, str] = {
     "MissingExtra": "zonos_lab.errors",
     # takes
     "Take": "zonos_lab.take",
+    # client
+    "ZonosClient": "zonos_lab.client",
+    "AsyncZonosClient": "zonos_lab.client",
+    "Job": "zonos_lab.client",
+    "JobStatus": "zonos_lab.client",
+    "ExponentialPollPolicy": "zonos_lab.client",
+    "WebhookReceiver": "zonos_lab.webhooks",
+    # emulator
+    "Emulator": "zonos_lab.emulator",
+    "EmulatorConfig": "zonos_lab.emulator",
+    "FaultPlan": "zonos_lab.emulator",
+    # sessions and sweeps
+    "Lab": "zonos_lab.lab",
+    "Sweep": "zonos_lab.sweep",
+    "SweepSpec": "zonos_lab.sweep",
+    "load_run": "zonos_lab.sweep",
+    # analysis
+    "analyze": "zonos_lab.analysis",
+    "metric_info": "zonos_lab.analysis",
+    "compare": "zonos_lab.analysis",
+    "summarize": "zonos_lab.analysis",
+    "reproducibility": "zonos_lab.analysis",
+    "spectrogram": "zonos_lab.analysis",
+    "spectrogram_grid": "zonos_lab.analysis",
+    "metric_plot": "zonos_lab.analysis",
+    "paired_plot": "zonos_lab.analysis",
+    # reports
+    "write_report": "zonos_lab.report",
+    "reproduce": "zonos_lab.report",
+    # notebook
+    "panel": "zonos_lab.notebook",
+    "show_grid": "zonos_lab.notebook",
+    "listening_test": "zonos_lab.notebook",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__", "load_ipython_extension"])

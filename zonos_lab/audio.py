@@ -25,14 +25,14 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "decode_audio",
-    "resample",
-    "write_wav_atomic",
     "atomic_write_bytes",
-    "read_wav_metadata",
-    "sha256_file",
-    "sha256_bytes",
+    "decode_audio",
     "is_wav_bytes",
+    "read_wav_metadata",
+    "resample",
+    "sha256_bytes",
+    "sha256_file",
+    "write_wav_atomic",
 ]
 
 PathLike = str | os.PathLike[str]

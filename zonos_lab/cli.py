@@ -17,6 +17,11 @@ from collections.abc import Sequence
 
 #: subcommand → (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("zonos_lab.demo", "Run the flagship accurate-vs-expressive study on the emulator, with a report."),
+    "emulator": ("zonos_lab.emulator.cli", "Run the offline Zonos 2 emulator on loopback (EMULATOR — not Zonos)."),
+    "sweep": ("zonos_lab.sweep.cli", "Run or resume a sweep from a TOML/YAML/JSON spec into a run directory."),
+    "report": ("zonos_lab.report.cli", "Write a run's self-contained HTML report (or --notebook)."),
+    "reproduce": ("zonos_lab.report.cli_reproduce", "Re-run a run's takes with the same seeds and compare."),
     "doctor": ("zonos_lab.doctor", "Show what this installation can do and what to install for the rest."),
 }
 

@@ -123,7 +123,7 @@ def seconds_to_frames(seconds: float) -> int:
         >>> seconds_to_frames(10.0)
         862
     """
-    return int(math.ceil(float(seconds) * FRAME_RATE - 1e-9))
+    return math.ceil(float(seconds) * FRAME_RATE - 1e-9)
 
 
 def mode_label(accurate_mode: bool) -> str:
@@ -148,7 +148,7 @@ def _check_number(name: str, value: Any) -> Any:
         value = float(value)
         if math.isnan(value) or math.isinf(value):
             raise ValueError(f"must be {spec.allowed()}, got {value!r}")
-    if spec.minimum is not None and value < spec.minimum or spec.maximum is not None and value > spec.maximum:
+    if (spec.minimum is not None and value < spec.minimum) or (spec.maximum is not None and value > spec.maximum):
         raise ValueError(f"{value!r} is out of range: allowed {spec.allowed()}")
     return value
 

@@ -39,7 +39,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
 
 
 def _is_missing(value: Any) -> bool:
-    if value is None:
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):  # pd.NA / pd.NaT, without importing pandas
         return True
     try:
         return bool(value != value) or (isinstance(value, float) and math.isnan(value))  # NaN / NA

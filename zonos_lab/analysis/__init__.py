@@ -16,7 +16,7 @@ import importlib
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
-    "analyze": "zonos_lab.analysis.analyze",
+    "analyze": "zonos_lab.analysis.pipeline",
     "metric_info": "zonos_lab.analysis.metrics",
     "metric_columns": "zonos_lab.analysis.metrics",
     "resolve_metrics": "zonos_lab.analysis.metrics",
@@ -24,12 +24,12 @@ _EXPORTS: dict[str, str] = {
     "METRIC_SETS": "zonos_lab.analysis.metrics",
     "MetricCache": "zonos_lab.analysis.cache",
     "default_cache_dir": "zonos_lab.analysis.cache",
-    "compare": "zonos_lab.analysis.compare",
-    "summarize": "zonos_lab.analysis.compare",
-    "pair_table": "zonos_lab.analysis.compare",
-    "bootstrap_ci": "zonos_lab.analysis.compare",
-    "reproducibility": "zonos_lab.analysis.reproducibility",
-    "mel_distance": "zonos_lab.analysis.reproducibility",
+    "compare": "zonos_lab.analysis.stats",
+    "summarize": "zonos_lab.analysis.stats",
+    "pair_table": "zonos_lab.analysis.stats",
+    "bootstrap_ci": "zonos_lab.analysis.stats",
+    "reproducibility": "zonos_lab.analysis.repeats",
+    "mel_distance": "zonos_lab.analysis.repeats",
     "spectrogram": "zonos_lab.analysis.plots",
     "spectrogram_grid": "zonos_lab.analysis.plots",
     "metric_plot": "zonos_lab.analysis.plots",

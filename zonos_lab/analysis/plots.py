@@ -190,7 +190,7 @@ def metric_plot(results: pd.DataFrame, x: str = "temperature", y: str = "loudnes
     Example:
         >>> fig = metric_plot(scored, x="temperature", y="speaker_similarity", hue="mode")  # doctest: +SKIP
     """
-    from zonos_lab.analysis.compare import summarize
+    from zonos_lab.analysis.stats import summarize
 
     by = [x] if hue is None else [x, hue]
     summary = summarize(results, by=by, metrics=y, ci=ci)  # type: ignore[arg-type]
@@ -229,7 +229,7 @@ def paired_plot(data: pd.DataFrame, by: str = "mode", metric: str | Sequence[str
         >>> fig = paired_plot(compare(scored, by="mode", metric=["wer", "speaker_similarity"]))  # doctest: +SKIP
         >>> fig = paired_plot(scored, by="mode", metric="speaker_similarity")                   # doctest: +SKIP
     """
-    from zonos_lab.analysis.compare import COMPARE_COLUMNS, pair_table
+    from zonos_lab.analysis.stats import COMPARE_COLUMNS, pair_table
 
     own = ax is None
     if own:

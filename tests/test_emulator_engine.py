@@ -186,17 +186,18 @@ def test_accurate_mode_is_closer_to_the_reference_pitch(engine, refs):
     # is well above the measurement noise
     ref, sr = refs["AmericanFemale"]
     target = np.median(pyin_st(ref, sr))
+    acc_median = {}
     for seed in (3, 9):
         acc = engine.synthesize(params(accurate_mode=True), ref, sr, seed=seed)
         exp = engine.synthesize(params(accurate_mode=False), ref, sr, seed=seed)
-        d_acc = abs(np.median(pyin_st(acc.audio)) - target)
+        acc_median[seed] = np.median(pyin_st(acc.audio))
+        d_acc = abs(acc_median[seed] - target)
         d_exp = abs(np.median(pyin_st(exp.audio)) - target)
         assert d_acc < d_exp, (seed, d_acc, d_exp)
         assert acc.info["voice_match"]["fraction"] > exp.info["voice_match"]["fraction"]
     # female vs male reference: the takes follow their references apart
     man = engine.synthesize(params(), *refs["AmericanMale"], seed=3)
-    fem_st = np.median(pyin_st(engine.synthesize(params(), ref, sr, seed=3).audio))
-    assert fem_st > np.median(pyin_st(man.audio)) + 4
+    assert acc_median[3] > np.median(pyin_st(man.audio)) + 4   # accurate_mode is the default
     fem = engine.synthesize(params(SHORT), ref, sr, seed=3).info["voice_match"]
     man_plan = man.info["voice_match"]
     assert fem["pitch_shift_st"] > man_plan["pitch_shift_st"] + 3 and fem["formant_ratio"] > man_plan["formant_ratio"]

@@ -89,7 +89,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
         description="voice activity: speech time, silences, speaking rate",
     ),
     Metric(
-        "f0", "1", "analysis", _ANALYSIS,
+        "f0", "3", "analysis", _ANALYSIS,
         {
             "f0_mean_hz": "mean F0 of voiced frames (librosa.pyin, 50–600 Hz), Hz",
             "f0_std_hz": "standard deviation of F0, Hz",

@@ -191,8 +191,10 @@ def f0_track(y16: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(f0 Hz with NaN where unvoiced, voiced flags)`` by librosa.pyin at 16 kHz, 20 ms hop."""
     import librosa
 
-    f0, voiced, _ = librosa.pyin(y16, fmin=F0_MIN_HZ, fmax=F0_MAX_HZ, sr=16000, frame_length=1024,
-                                 hop_length=320, n_thresholds=25, resolution=0.2)
+    # 2048-sample (128 ms) frames: with 1024 pyin loses low voices (~85 Hz) for whole files
+    f0, voiced, _ = librosa.pyin(y16, fmin=F0_MIN_HZ, fmax=F0_MAX_HZ, sr=16000, frame_length=2048,
+                                 hop_length=320, n_thresholds=25, resolution=0.1)
+    # (resolution=0.2 makes pyin call whole files unvoiced on some voices: keep the default 0.1)
     return f0, voiced
 
 

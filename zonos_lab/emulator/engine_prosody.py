@@ -51,8 +51,8 @@ N_GLITCH = 100
 GLITCH_LOGIT = -8.8
 #: Prior standard deviation (in value units) per mode: {accurate: {...}}.
 PRIOR_SIGMA = {
-    True: {"pitch": 3.0, "duration": 0.06, "energy": 1.5},
-    False: {"pitch": 4.5, "duration": 0.11, "energy": 2.5},
+    True: {"pitch": 1.5, "duration": 0.04, "energy": 1.0},
+    False: {"pitch": 4.0, "duration": 0.12, "energy": 2.5},
 }
 #: Autoregressive pull of the pitch prior toward the previous word's offset.
 PITCH_CARRY = 0.5

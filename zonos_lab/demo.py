@@ -28,6 +28,15 @@ DEMO_TEXTS: tuple[str, ...] = (
 DEMO_VOICES: tuple[str, ...] = ("voices/AmericanFemale.mp3", "voices/AmericanMale.mp3")
 
 
+def _portable(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it (take ids hash the reference as given,
+    so relative paths keep them the same wherever the repository is checked out), else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def flagship_spec(*, seeds: int = 3, texts: tuple[str, ...] = DEMO_TEXTS,
                   data_dir: Path = DATA_DIR) -> dict[str, Any]:
     """The accurate-vs-expressive study as a sweep spec dict (grid over texts × voices × mode × seeds).
@@ -45,7 +54,7 @@ def flagship_spec(*, seeds: int = 3, texts: tuple[str, ...] = DEMO_TEXTS,
         "parameters": {"accurate_mode": {"values": [True, False]}},
         "fixed": {"language": "en_us", "max_tokens": 1200},
         "texts": list(texts),
-        "references": [str(data_dir / v) for v in DEMO_VOICES],
+        "references": [_portable(data_dir / v) for v in DEMO_VOICES],
         "seeds": seeds,
         "sweep_seed": 2026,
     }

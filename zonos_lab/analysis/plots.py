@@ -126,6 +126,14 @@ def _levels(df: pd.DataFrame, col: str | None) -> list[Any]:
     return sorted(df[col].dropna().unique().tolist(), key=lambda v: (str(type(v)), v))
 
 
+def _short(value: Any, width: int = 28) -> str:
+    """A level as a compact label (long texts and paths are cut so that titles do not collide)."""
+    text = str(value)
+    if "/" in text and len(text) > width:
+        text = text.rsplit("/", 1)[-1]
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def spectrogram_grid(results: pd.DataFrame, rows: str | None = "mode", cols: str | None = "temperature",
                      max_tokens: int | None = None, vmin: float | None = None, vmax: float | None = None,
                      n_mels: int = 96, cell_size: tuple[float, float] = (3.6, 2.2), title: str | None = None) -> Any:
@@ -173,7 +181,7 @@ def spectrogram_grid(results: pd.DataFrame, rows: str | None = "mode", cols: str
                 continue
             s_db, sr, mt, take_id, n = cells[(i, j)]
             img = _draw(ax, s_db, sr, vmin, vmax, mt, ylabel=(j == 0), xlabel=(i == nr - 1))
-            parts = [f"{rows} = {rv}" if rows else "", f"{cols} = {cv}" if cols else ""]
+            parts = [f"{rows} = {_short(rv)}" if rows else "", f"{cols} = {_short(cv)}" if cols else ""]
             label = ", ".join(p for p in parts if p)
             ax.set_title(f"{label}\n{take_id}" + (f" (1 of {n})" if n > 1 else ""), fontsize="small")
     if img is not None:

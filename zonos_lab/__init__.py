@@ -11,8 +11,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
+
+from zonos_lab._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -84,17 +85,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted([*_EXPORTS, "__version__", "load_ipython_extension"])
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'zonos_lab' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), extra=("__version__", "load_ipython_extension"))
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -11,8 +11,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from zonos_lab._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "Emulator": "zonos_lab.emulator.runner",
@@ -26,14 +25,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'zonos_lab.emulator' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -18,11 +18,12 @@ import logging
 import mimetypes
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from zonos_lab._loopback import LoopbackHTTPServer
 from zonos_lab.audio import sha256_file
 from zonos_lab.errors import InvalidParameter
 
@@ -62,8 +63,7 @@ class ReferenceServer:
         self._files: dict[tuple[str, str], tuple[Path, int, int]] = {}  # (token, name) → (path, size, mtime)
         self._by_path: dict[tuple[Path, int, int], str] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackHTTPServer | None = None
         self.hits = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -103,22 +103,15 @@ class ReferenceServer:
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("reference server: " + format, *args)
 
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="zonos-references", daemon=True)
-        self._thread.start()
+        self._server = LoopbackHTTPServer(Handler, host=self.host, port=self.port, name="zonos-references").start()
+        self.port = self._server.port
         return self
 
     def stop(self) -> None:
         """Stop serving (idempotent)."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
 
     close = stop
 

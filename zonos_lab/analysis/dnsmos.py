@@ -179,15 +179,18 @@ def _body_global(parts: _Parts, frames: np.ndarray) -> np.ndarray:
 
 def _raw_scores_shared(parts: _Parts, windows: list[np.ndarray], starts: list[int]) -> np.ndarray:
     offsets = [s // HOP for s in starts]  # frame offset of each window in the global frame sequence
-    logpow = [parts.front.run(None, {"input_1": w[np.newaxis, :]})[0][0] for w in windows]
     total = offsets[-1] + FRAMES_PER_WINDOW
-    frames = np.empty((total, logpow[0].shape[1]), dtype=np.float32)
-    for off, lp in zip(offsets, logpow, strict=True):
-        frames[off:off + FRAMES_PER_WINDOW] = lp
+    frames: np.ndarray | None = None
+    strips = []  # each window's own edges: 8-frame strips, to be run with the window's zero padding
+    for off, window in zip(offsets, windows, strict=True):
+        logpow = parts.front.run(None, {"input_1": window[np.newaxis, :]})[0][0]
+        if frames is None:
+            frames = np.empty((total, logpow.shape[1]), dtype=np.float32)
+        frames[off:off + FRAMES_PER_WINDOW] = logpow
+        strips += [logpow[:2 * EDGE], logpow[-2 * EDGE:]]
+    assert frames is not None
     shared = _body_global(parts, frames)
-    # each window's own edges: 8-frame strips with the window's zero padding, all in one batch
-    strips = np.stack([s for lp in logpow for s in (lp[:2 * EDGE], lp[-2 * EDGE:])])[:, np.newaxis]
-    edges = parts.body.run(None, {_BODY_IN: strips})[0]  # [2n, 32, 4, 80]: exact in the outer 2 of 4
+    edges = parts.body.run(None, {_BODY_IN: np.stack(strips)[:, np.newaxis]})[0]  # [2n, 32, 4, 80]: outer 2 exact
     pooled_window = FRAMES_PER_WINDOW // 2
     raw = []
     for i in range(0, len(windows), TAIL_BATCH):

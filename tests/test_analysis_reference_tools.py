@@ -77,6 +77,93 @@ def test_stereo_file_is_measured_as_stereo(tmp_path: Path) -> None:
     assert out.loc[1, "loudness_lufs"] - out.loc[0, "loudness_lufs"] == pytest.approx(10 * np.log10(2), abs=0.02)
 
 
+def _ffmpeg_integrated_lufs(path: Path) -> float:
+    """FFmpeg's own EBU R128 meter (the ``ebur128`` filter, through PyAV): an independent BS.1770."""
+    import av
+    from av.filter import Graph
+
+    value = None
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        graph = Graph()
+        source, meter, sink = graph.add_abuffer(template=stream), graph.add("ebur128", "metadata=1"), \
+            graph.add("abuffersink")
+        source.link_to(meter)
+        meter.link_to(sink)
+        graph.configure()
+
+        def drain(value: str | None) -> str | None:
+            while True:
+                try:
+                    frame = graph.pull()
+                except (av.BlockingIOError, av.EOFError):
+                    return value
+                value = frame.metadata.get("lavfi.r128.I", value)
+
+        for frame in container.decode(stream):
+            graph.push(frame)
+            value = drain(value)
+        graph.push(None)
+        value = drain(value)
+    assert value is not None
+    return float(value)
+
+
+@pytest.fixture(scope="module")
+def surround_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The same speech at 48 kHz with a different gain per channel, as stereo, quad and 5.1 FLAC."""
+    y, sr = load(LJ1)
+    y = metrics_core.Clip(y, sr).at(48000)
+    d = tmp_path_factory.mktemp("surround")
+    gains = {"stereo": [0.5, 0.3], "quad": [0.5, 0.3, 0.4, 0.2], "5.1": [0.5, 0.3, 0.4, 0.9, 0.2, 0.6]}
+    files = {}
+    for name, g in gains.items():
+        files[name] = d / f"{name}.flac"  # FLAC names its channels: FL FR / FL FR BL BR / FL FR FC LFE SL SR
+        sf.write(str(files[name]), np.stack([y * k for k in g], axis=1), 48000)
+    return files
+
+
+@pytest.mark.parametrize("layout", ["quad", "5.1"])
+def test_surround_loudness_weighs_channels_as_ffmpeg_ebur128_does(surround_files: dict[str, Path], layout: str,
+                                                                   tmp_path: Path) -> None:
+    """LFE left out, surrounds × 1.41: the step from stereo to the layout matches FFmpeg's meter.
+
+    pyloudnorm and FFmpeg differ by a constant ~0.08 LU at 48 kHz (their filters), the same for every
+    layout, so the comparison is of the differences; read by index, quad would be 0.5 LU off and 5.1 NA.
+    """
+    out = analyze(table([str(surround_files["stereo"]), str(surround_files[layout])]), ["loudness"],
+                  cache_dir=tmp_path, progress=False)
+    ours = out.loc[1, "loudness_lufs"] - out.loc[0, "loudness_lufs"]
+    theirs = _ffmpeg_integrated_lufs(surround_files[layout]) - _ffmpeg_integrated_lufs(surround_files["stereo"])
+    assert ours == pytest.approx(theirs, abs=0.01)
+
+
+def test_5_1_loudness_is_pyloudnorm_on_the_five_full_range_channels(surround_files: dict[str, Path],
+                                                                    tmp_path: Path) -> None:
+    import pyloudnorm
+
+    data, sr = _read(surround_files["5.1"])  # FL FR FC LFE SL SR
+    expected = pyloudnorm.Meter(sr).integrated_loudness(data[:, [0, 1, 2, 4, 5]])
+    louder_lfe = tmp_path / "lfe.flac"
+    data[:, 3] *= 0.0
+    sf.write(str(louder_lfe), data, sr)
+    out = analyze(table([str(surround_files["5.1"]), str(louder_lfe)]), ["loudness"], cache_dir=tmp_path / "c",
+                  progress=False)
+    assert out.loc[0, "loudness_lufs"] == pytest.approx(expected, abs=0.01)
+    assert out.loc[1, "loudness_lufs"] == pytest.approx(out.loc[0, "loudness_lufs"], abs=1e-9)  # LFE: no part
+
+
+def test_7_1_gets_no_loudness_but_says_why_and_decodes(tmp_path: Path) -> None:
+    y, sr = load(LJ1)
+    path = tmp_path / "7.1.flac"
+    sf.write(str(path), np.stack([y * 0.3] * 8, axis=1), sr)
+    clip = metrics_core.Clip.load(str(path))  # 8 channels decode (PyAV's planar path used to crash here)
+    assert clip.channel_names == ("FL", "FR", "FC", "LFE", "BL", "BR", "SL", "SR")
+    with pytest.warns(RuntimeWarning, match="at most 5"):
+        out = analyze(table([str(path)]), ["signal", "loudness"], cache_dir=tmp_path / "c", progress=False)
+    assert pd.isna(out.loc[0, "loudness_lufs"]) and out.loc[0, "duration_s"] == pytest.approx(len(y) / sr)
+
+
 def test_stereo_file_with_different_channels_matches_praat_on_the_file(tmp_path: Path) -> None:
     import parselmouth
 

@@ -27,6 +27,7 @@ import numpy as np
 __all__ = [
     "atomic_write_bytes",
     "decode_audio",
+    "decode_channels",
     "is_wav_bytes",
     "read_wav_metadata",
     "resample",
@@ -56,37 +57,64 @@ def decode_audio(source: PathLike | bytes, *, mono: bool = True, sample_rate: in
     Example:
         >>> y, sr = decode_audio("data/reference/en_us_jfk.m4a")  # doctest: +SKIP
     """
-    import av  # PyAV: bundles FFmpeg
-
-    name = "<bytes>" if isinstance(source, bytes) else str(source)
-    fileobj: Any = io.BytesIO(source) if isinstance(source, bytes) else str(source)
-    chunks: list[np.ndarray] = []
-    rate = 0
-    try:
-        with av.open(fileobj, mode="r") as container:
-            if not container.streams.audio:
-                raise ValueError(f"{name}: no audio stream")
-            stream = container.streams.audio[0]
-            resampler = av.AudioResampler(format="fltp", layout=None, rate=None)
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    rate = out.sample_rate
-                    chunks.append(out.to_ndarray())
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray())
-    except ValueError:
-        raise
-    except Exception as exc:  # av.error.* and OSError: make it one clear error
-        raise ValueError(f"{name}: not decodable audio ({type(exc).__name__}: {exc})") from exc
-    if not chunks or rate <= 0:
-        raise ValueError(f"{name}: no audio samples decoded")
-    data = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
+    data, rate, _names = decode_channels(source)
     if mono:
         data = data.mean(axis=0)
     if sample_rate and sample_rate != rate:
         data = resample(data, rate, sample_rate)
         rate = sample_rate
     return np.ascontiguousarray(data, dtype=np.float32), int(rate)
+
+
+def decode_channels(source: PathLike | bytes) -> tuple[np.ndarray, int, tuple[str, ...]]:
+    """Decode to ``(samples [channels, n], rate, channel names)``, the names as FFmpeg gives them.
+
+    Names are FFmpeg's (``FL``, ``FR``, ``FC``, ``LFE``, ``SL``, …, in FFmpeg's channel order, which
+    is also the order of the rows); a file that does not say which channel is which (a plain
+    multichannel WAV) gives ``NONE`` for each.
+
+    Example:
+        >>> data, sr, names = decode_channels("data/reference/en_us_jfk.flac")  # doctest: +SKIP
+        >>> names
+        ('FC',)
+    """
+    import av  # PyAV: bundles FFmpeg
+
+    name = "<bytes>" if isinstance(source, bytes) else str(source)
+    fileobj: Any = io.BytesIO(source) if isinstance(source, bytes) else str(source)
+    chunks: list[np.ndarray] = []
+    rate = 0
+    names: tuple[str, ...] = ()
+    try:
+        with av.open(fileobj, mode="r") as container:
+            if not container.streams.audio:
+                raise ValueError(f"{name}: no audio stream")
+            stream = container.streams.audio[0]
+            # packed float32: PyAV's planar to_ndarray crashes the process on 8-channel audio
+            resampler = av.AudioResampler(format="flt", layout=None, rate=None)
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    rate = out.sample_rate
+                    names = tuple(str(c.name) for c in out.layout.channels)
+                    chunks.append(_planar(out))
+            for out in resampler.resample(None):
+                chunks.append(_planar(out))
+    except ValueError:
+        raise
+    except Exception as exc:  # av.error.* and OSError: make it one clear error
+        raise ValueError(f"{name}: not decodable audio ({type(exc).__name__}: {exc})") from exc
+    if not chunks or rate <= 0:
+        raise ValueError(f"{name}: no audio samples decoded")
+    data = np.ascontiguousarray(np.concatenate(chunks, axis=1), dtype=np.float32)
+    if len(names) != data.shape[0]:
+        names = ("NONE",) * data.shape[0]
+    return data, int(rate), names
+
+
+def _planar(frame: Any) -> np.ndarray:
+    """A packed float32 PyAV frame as ``(channels, samples)``."""
+    channels = len(frame.layout.channels)
+    return frame.to_ndarray().reshape(frame.samples, channels).T
 
 
 def resample(y: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:

@@ -66,8 +66,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
         description="length, truncation, peak and clipping",
     ),
     Metric(
-        "loudness", "2", "analysis", (("pyloudnorm", "pyloudnorm"),),
-        {"loudness_lufs": "integrated loudness (ITU-R BS.1770, pyloudnorm) over the file's channels, LUFS"},
+        "loudness", "3", "analysis", (("pyloudnorm", "pyloudnorm"),),
+        {"loudness_lufs": ("integrated loudness (ITU-R BS.1770, pyloudnorm) over the file's channels, LUFS "
+                           "(LFE left out, surrounds weighted 1.41)")},
         description="integrated loudness",
     ),
     Metric(

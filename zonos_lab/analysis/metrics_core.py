@@ -63,20 +63,26 @@ class Clip:
         (16000,)
     """
 
-    def __init__(self, y: np.ndarray, sr: int, channels: np.ndarray | None = None) -> None:
+    def __init__(self, y: np.ndarray, sr: int, channels: np.ndarray | None = None,
+                 channel_names: tuple[str, ...] | None = None) -> None:
         self.y = np.asarray(y, dtype=np.float32)
         self.sr = int(sr)
         #: the file's own channels, shape ``(channels, samples)`` (None: `y` is the only channel)
         self.channels = None if channels is None or channels.shape[0] < 2 else channels
+        #: FFmpeg's names of those channels (``FL``, ``LFE``, …; ``NONE`` when the file does not say)
+        self.channel_names: tuple[str, ...] | None = None
+        if self.channels is not None:
+            names = tuple(channel_names or ())
+            self.channel_names = names if len(names) == self.channels.shape[0] else ("NONE",) * self.channels.shape[0]
         self._resampled: dict[int, np.ndarray] = {self.sr: self.y}
 
     @classmethod
     def load(cls, path: str) -> Clip:
         """Decode a file (any format PyAV reads); `y` is the mono mix, `channels` the original channels."""
-        from zonos_lab.audio import decode_audio
+        from zonos_lab.audio import decode_channels
 
-        data, sr = decode_audio(path, mono=False)
-        return cls(data.mean(axis=0), sr, channels=data)
+        data, sr, names = decode_channels(path)
+        return cls(data.mean(axis=0), sr, channels=data, channel_names=names)
 
     @property
     def duration(self) -> float:
@@ -150,10 +156,18 @@ def compute_loudness(clip: Clip, ctx: Mapping[str, Any]) -> dict[str, Any]:
 
     A stereo file is measured as stereo (BS.1770 sums the channels' power), as pyloudnorm does
     when given the file's samples, not as its mono mix (which reads 3 dB lower for identical channels).
+    Multichannel files are weighted by channel name (`zonos_lab.analysis.channels`): the LFE is left
+    out and surrounds count 1.41, so 5.1 and quad files are measured as BS.1770 says.
     """
     if clip.duration < 0.4:
         return {"loudness_lufs": NA}
-    data = clip.y if clip.channels is None else clip.channels.T
+    if clip.channels is None:
+        data = clip.y
+    else:
+        from zonos_lab.analysis.channels import bs1770_input
+
+        arranged = bs1770_input(clip.channels, clip.channel_names or ("NONE",) * clip.channels.shape[0])
+        data = arranged[0] if len(arranged) == 1 else arranged.T
     with np.errstate(divide="ignore"):
         value = _meter(clip.sr).integrated_loudness(data.astype(np.float64))
     return {"loudness_lufs": _finite(value)}

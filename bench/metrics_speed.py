@@ -60,12 +60,12 @@ def _report(title: str, clips: list[tuple[str, Any, dict]], metrics: list[str], 
     times: dict[str, float] = {}
     for metric in metrics:
         times[metric] = _best(_function(metric), clips, repeat)
-        print(f"  {metric:10s} {times[metric]:7.3f} s  RTF {audio_s / times[metric]:8.1f}× real time   ({COMPUTE[metric]})")
+        print(f"  {metric:12s} {times[metric]:7.3f} s  RTF {audio_s / times[metric]:8.1f}× real time   ({COMPUTE[metric]})")
     if "dnsmos" in times:
         counts = [len(dnsmos_windows(c.at(16000))) for _, c, _ in clips]
         windows = sum(counts)
         frames = sum(shared_frames(len(c.at(16000))) for _, c, _ in clips)  # the union of each clip's windows
-        print(f"  {'':10s} dnsmos scored {windows} windows of 9.01 s ({windows * 9.01 / audio_s:.1f} s of model input "
+        print(f"  {'':12s} dnsmos scored {windows} windows of 9.01 s ({windows * 9.01 / audio_s:.1f} s of model input "
               f"per second of audio); its full-resolution layers ran on {frames} frames instead of "
               f"{FRAMES_PER_WINDOW * windows} ({FRAMES_PER_WINDOW * windows / frames:.2f}× fewer): "
               f"{times['dnsmos'] / windows:.3f} s per window")
@@ -76,7 +76,7 @@ def _report(title: str, clips: list[tuple[str, Any, dict]], metrics: list[str], 
 
         whole = _parts().full
         reference = _best(whole_model, clips, repeat)
-        print(f"  {'':10s} the whole model on every window (Microsoft's way) takes {reference:.3f} s: "
+        print(f"  {'':12s} the whole model on every window (Microsoft's way) takes {reference:.3f} s: "
               f"{reference / times['dnsmos']:.2f}× the shared computation, {reference / windows:.3f} s per window")
     core = [m for m in METRIC_SETS["core"] if m in times]
     if core:
@@ -88,11 +88,11 @@ def _report(title: str, clips: list[tuple[str, Any, dict]], metrics: list[str], 
                 fn(clip, ctx)
 
         total = _best(core_set, clips, repeat)
-        print(f"  {'core set':10s} {total:7.3f} s  RTF {audio_s / total:8.1f}× real time   ({', '.join(core)})")
+        print(f"  {'core set':12s} {total:7.3f} s  RTF {audio_s / total:8.1f}× real time   ({', '.join(core)})")
         fast = [m for m in METRIC_SETS["fast"] if m in times]
         fsum = sum(times[m] for m in fast)
         if fast and fsum > 0:
-            print(f"  {'fast set':10s} {fsum:7.3f} s  RTF {audio_s / fsum:8.1f}× real time   ({', '.join(fast)}; "
+            print(f"  {'fast set':12s} {fsum:7.3f} s  RTF {audio_s / fsum:8.1f}× real time   ({', '.join(fast)}; "
                   "sum of best)")
 
 
@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="threads per model (default 1 = per core)")
     parser.add_argument("--take-seconds", type=float, default=3.0, help="length of the short-take pieces")
-    parser.add_argument("--metrics", nargs="*", default=["signal", "loudness", "vad", "f0", "dnsmos", "speaker", "asr"])
+    parser.add_argument("--metrics", nargs="*",
+                        default=["signal", "loudness", "vad", "f0", "dnsmos", "dnsmos_p808", "speaker", "asr"])
     args = parser.parse_args(argv)
     os.environ["ZONOS_LAB_THREADS"] = str(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             require(metric)
         except MissingExtra as exc:
-            print(f"{metric:10s} skipped: {exc}")
+            print(f"{metric:12s} skipped: {exc}")
             continue
         _function(metric)(clips[0][1], clips[0][2])  # load models, JIT, warm caches
         metrics.append(metric)

@@ -208,7 +208,7 @@ def test_vad_of_a_clip_shorter_than_one_window() -> None:
 ], ids=lambda v: getattr(v, "stem", None) or (f"{v}s" if v else "whole"))
 def test_dnsmos_matches_microsofts_procedure(path: Path, seconds: float | None) -> None:
     """speechmos runs Microsoft's dnsmos_local.py procedure (1 s hops, short clips repeated, the whole
-    model on every window); our shared computation must give the same numbers."""
+    model on every window); our shared computation must give the same numbers, and P.808 too."""
     from speechmos import dnsmos as speechmos_dnsmos
 
     y16 = metrics_core.Clip.load(str(path)).at(16000)
@@ -220,6 +220,7 @@ def test_dnsmos_matches_microsofts_procedure(path: Path, seconds: float | None) 
     assert ours["dnsmos_sig"] == pytest.approx(ref["sig_mos"], abs=1e-4)
     assert ours["dnsmos_bak"] == pytest.approx(ref["bak_mos"], abs=1e-4)
     assert ours["dnsmos_ovrl"] == pytest.approx(ref["ovrl_mos"], abs=1e-4)
+    assert metrics_core.compute_dnsmos_p808(clip, {})["dnsmos_p808"] == pytest.approx(ref["p808_mos"], abs=1e-4)
 
 
 def test_dnsmos_shared_layers_equal_the_whole_model_per_window() -> None:

@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DNSMOS_RATE", "DNSMOS_WINDOW_S", "dnsmos_scores", "dnsmos_windows", "p835", "shared_frames",
-           "window_starts"]
+__all__ = ["DNSMOS_RATE", "DNSMOS_WINDOW_S", "dnsmos_scores", "dnsmos_windows", "p808", "p808_features", "p835",
+           "shared_frames", "window_starts"]
 
 DNSMOS_RATE = 16000
 DNSMOS_WINDOW_S = 9.01
@@ -119,11 +119,11 @@ class _Parts:
     tail: Any
 
 
-def model_path() -> str:
-    """The P.835 model file shipped in the speechmos wheel."""
+def model_path(name: str = "sig_bak_ovr.onnx") -> str:
+    """A DNSMOS model file shipped in the speechmos wheel (default: the P.835 model)."""
     import speechmos
 
-    return os.path.join(os.path.dirname(speechmos.__file__), "dnsmos_models", "sig_bak_ovr.onnx")
+    return os.path.join(os.path.dirname(speechmos.__file__), "dnsmos_models", name)
 
 
 def _split(path: str) -> tuple[bytes, bytes, bytes]:
@@ -234,3 +234,48 @@ def p835(y16: np.ndarray) -> tuple[float, float, float]:
     """
     sig, bak, ovr = np.mean([_polyfit(*map(float, raw)) for raw in dnsmos_scores(y16)], axis=0)
     return float(sig), float(bak), float(ovr)
+
+
+# -- P.808 ---------------------------------------------------------------------------------------
+
+#: the P.808 model: one overall-quality MOS per window from a 120-band log-mel spectrogram
+P808_MODEL = "model_v8.onnx"
+P808_MELS = 120
+P808_BATCH = 16
+
+
+@cache
+def _p808_session() -> Any:
+    from zonos_lab.analysis.metrics_core import onnx_session
+
+    return onnx_session(model_path(P808_MODEL))
+
+
+def p808_features(window: np.ndarray) -> np.ndarray:
+    """The P.808 model's input for one 9.01 s window, exactly as ``dnsmos_local.py`` computes it.
+
+    librosa mel power (n_fft 321, hop 160, 120 bands) of the window minus its last 160 samples, in dB
+    relative to the window's maximum, then ``(dB + 40) / 40``: shape ``(900, 120)``.
+
+    Example:
+        >>> p808_features(np.full(WINDOW_SAMPLES, 0.1, dtype="float32")).shape
+        (900, 120)
+    """
+    import librosa
+
+    mel = librosa.feature.melspectrogram(y=window[:-HOP], sr=DNSMOS_RATE, n_fft=2 * HOP + 1, hop_length=HOP,
+                                         n_mels=P808_MELS)
+    return ((librosa.power_to_db(mel, ref=np.max) + 40) / 40).T.astype(np.float32)
+
+
+def p808(y16: np.ndarray) -> float:
+    """DNSMOS P.808 MOS of 16 kHz audio: the mean over Microsoft's windows (the same windows as `p835`).
+
+    Example:
+        >>> mos = p808(np.zeros(16000 * 3, dtype="float32"))   # doctest: +SKIP
+    """
+    windows = dnsmos_windows(y16)
+    session = _p808_session()
+    scores = [session.run(None, {"input_1": np.stack([p808_features(w) for w in windows[i:i + P808_BATCH]])})[0]
+              for i in range(0, len(windows), P808_BATCH)]
+    return float(np.mean(np.concatenate(scores)[:, 0]))

@@ -113,6 +113,14 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
         description="signal quality estimate (noise/distortion), not naturalness or similarity",
     ),
     Metric(
+        "dnsmos_p808", "1", "analysis", (("onnxruntime", "onnxruntime"), ("speechmos", "speechmos"),
+                                         ("librosa", "librosa")),
+        {"dnsmos_p808": ("DNSMOS P.808 MOS (1–5): overall quality as ITU-T P.808 listeners rated noisy and "
+                         "processed speech; not a naturalness score")},
+        model="DNSMOS P.808 model_v8.onnx (speechmos 0.0.1.1), windows as in Microsoft's dnsmos_local.py",
+        description="P.808 quality estimate (the other DNSMOS number papers report); not in the core set",
+    ),
+    Metric(
         "speaker", "1", "speaker", (("torch", "torch"), ("resemblyzer", "resemblyzer")),
         {"speaker_similarity": ("cosine similarity of Resemblyzer d-vectors, take vs its reference clip, "
                                 "−1–1 (same speaker ≈ 0.75–0.95 on clean speech)")},

@@ -34,6 +34,7 @@ from zonos_lab.params import FRAME_RATE
 __all__ = [
     "Clip",
     "compute_dnsmos",
+    "compute_dnsmos_p808",
     "compute_f0",
     "compute_loudness",
     "compute_signal",
@@ -263,3 +264,16 @@ def compute_dnsmos(clip: Clip, ctx: Mapping[str, Any]) -> dict[str, Any]:
         return {"dnsmos_sig": NA, "dnsmos_bak": NA, "dnsmos_ovrl": NA}
     sig, bak, ovr = p835(y)
     return {"dnsmos_sig": sig, "dnsmos_bak": bak, "dnsmos_ovrl": ovr}
+
+
+def compute_dnsmos_p808(clip: Clip, ctx: Mapping[str, Any]) -> dict[str, Any]:
+    """DNSMOS P.808 MOS: Microsoft's ``model_v8.onnx`` over the same windows as `compute_dnsmos`.
+
+    About 20× cheaper than P.835 (a small network on mel features), so it is not what bounds the cost.
+    """
+    from zonos_lab.analysis.dnsmos import DNSMOS_RATE, p808
+
+    y = np.clip(clip.at(DNSMOS_RATE), -1.0, 1.0).astype(np.float32)
+    if y.size < DNSMOS_RATE // 10:
+        return {"dnsmos_p808": NA}
+    return {"dnsmos_p808": p808(y)}

@@ -33,6 +33,7 @@ COMPUTE: dict[str, str] = {
     "vad": "zonos_lab.analysis.metrics_core:compute_vad",
     "f0": "zonos_lab.analysis.metrics_core:compute_f0",
     "dnsmos": "zonos_lab.analysis.metrics_core:compute_dnsmos",
+    "dnsmos_p808": "zonos_lab.analysis.metrics_core:compute_dnsmos_p808",
     "speaker": "zonos_lab.analysis.metrics_speaker:compute_speaker",
     "asr": "zonos_lab.analysis.metrics_asr:compute_asr",
 }

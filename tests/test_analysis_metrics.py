@@ -132,3 +132,18 @@ def test_metric_info_names_models() -> None:
     assert "tiny.en" in info["asr"]["model"] and info["asr"]["extra"] == "asr"
     assert info["speaker"]["extra"] == "speaker" and "resemblyzer" in info["speaker"]["model"]
     assert all(v["version"] for v in info.values())
+
+
+def test_language_spellings_are_read_as_the_spec_codes_and_unknown_ones_refused(tmp_path) -> None:
+    from zonos_lab.errors import InvalidParameter
+
+    df = table([str(LJ1)] * 3, text="one two three four")
+    df["language"] = ["en-US", "ZH", None]
+    df["take_id"] = ["a", "b", "c"]
+    out = analyze(df, ["vad"], cache_dir=tmp_path, progress=False)
+    assert list(out["language"][:2]) == ["en_us", "cmn"] and pd.isna(out.loc[2, "language"])
+    assert list(out["rate_unit"]) == ["words", "chars", "words"]  # cmn counts characters
+    df["language"] = ["en_us", "english", "de"]
+    with pytest.raises(InvalidParameter, match="language='english'.*en_us, en_gb") as err:
+        analyze(df, ["vad"], cache_dir=tmp_path, progress=False)
+    assert err.value.field == "language"

@@ -4,6 +4,8 @@ Needed: ``audio_path``, ``text``, ``reference``, ``language``. Everything else i
 ``take_id`` (from the row position), ``status`` (COMPLETED when the audio exists), ``mode`` ↔
 ``accurate_mode``, ``reference_path`` (the reference itself when it is an existing local file),
 ``sha256`` (of the audio), ``reference_sha256``, ``max_tokens`` and the request fields (NA).
+``language`` is checked against the spec's codes; "en-US" and bare codes ("en", "fr", "pt", "zh")
+are read as the spec's (``en_us``, ``fr_fr``, ``pt_br``, ``cmn``), anything else is an error.
 
 Example:
     >>> import pandas as pd
@@ -24,7 +26,7 @@ import pandas as pd
 
 from zonos_lab.errors import InvalidParameter
 
-__all__ = ["REQUEST_COLUMNS", "audio_ok", "is_na", "prepare"]
+__all__ = ["REQUEST_COLUMNS", "audio_ok", "canonical_language", "is_na", "prepare"]
 
 #: Columns that define a request (what a take was asked for). ``reference`` stands for
 #: ``reference_audio_url``, which may be a per-session loopback URL.
@@ -35,6 +37,10 @@ REQUEST_COLUMNS: tuple[str, ...] = (
 #: Columns that are the same fact spelled twice.
 EQUIVALENT_COLUMNS: tuple[frozenset[str], ...] = (frozenset({"mode", "accurate_mode"}),)
 REQUIRED_COLUMNS: tuple[str, ...] = ("audio_path", "text", "reference", "language")
+#: Other spellings of the spec's language codes (after lower-casing and "-" → "_").
+LANGUAGE_ALIASES: dict[str, str] = {"en": "en_us", "fr": "fr_fr", "pt": "pt_br", "zh": "cmn", "zh_cn": "cmn",
+                                    "zh_hans": "cmn", "cmn_hans": "cmn", "ja_jp": "ja", "ko_kr": "ko", "de_de": "de",
+                                    "es_es": "es", "it_it": "it"}
 
 
 def is_na(value: Any) -> bool:
@@ -59,6 +65,29 @@ def audio_ok(row: Any) -> bool:
         return False
     status = row.get("status")
     return is_na(status) or str(status) == "COMPLETED"
+
+
+def canonical_language(value: Any) -> Any:
+    """The spec's code for a language value (NA stays NA).
+
+    Raises:
+        InvalidParameter: for a value that is none of the spec's ten languages.
+
+    Example:
+        >>> canonical_language("en-US"), canonical_language("zh"), canonical_language("ja")
+        ('en_us', 'cmn', 'ja')
+    """
+    from zonos_lab.params import LANGUAGES
+
+    if is_na(value):
+        return pd.NA
+    code = str(value).strip().lower().replace("-", "_")
+    code = LANGUAGE_ALIASES.get(code, code)
+    if code not in LANGUAGES:
+        raise InvalidParameter("language", value, ", ".join(repr(x) for x in LANGUAGES),
+                               reason=f"not a Zonos 2 language; allowed: {', '.join(LANGUAGES)} "
+                                      "(also en-US style and en / fr / pt / zh)")
+    return code
 
 
 @lru_cache(maxsize=4096)
@@ -96,6 +125,7 @@ def prepare(results: pd.DataFrame) -> pd.DataFrame:
         raise InvalidParameter("results", f"columns {list(results.columns)}",
                                f"a DataFrame with columns {', '.join(REQUIRED_COLUMNS)} (missing: {', '.join(missing)})")
     df = results.copy()
+    df["language"] = [canonical_language(v) for v in df["language"]]
     if "take_id" not in df.columns:
         df.insert(0, "take_id", [f"take-{i:04d}" for i in range(len(df))])
     if "status" not in df.columns:

@@ -9,6 +9,10 @@ a typical TTS take. DNSMOS scores fixed 9.01 s windows and repeats a short clip 
 procedure), so its cost per second of audio is far higher on short takes; the script prints how many
 windows it scored and the seconds per window, which is what bounds the core set.
 
+It also prints the floor: the convolution FLOPs DNSMOS must do on the workload (counted from the model
+file, with the shared layers counted once per frame) divided by the FLOP/s ONNX Runtime reaches on the
+model's largest layer alone in this process, and the best core-set speed that floor allows.
+
 Run: ``python bench/metrics_speed.py [--repeat 3] [--threads 1] [--take-seconds 3]``
 """
 
@@ -50,6 +54,57 @@ def _best(fn: Any, clips: list[tuple[str, Any, dict]], repeat: int) -> float:
     return best
 
 
+def _conv_flops() -> tuple[float, float]:
+    """DNSMOS P.835 convolution FLOPs: (per frame of the shared full-resolution body, per window outside it)."""
+    import onnx
+
+    from zonos_lab.analysis.dnsmos import FRAMES_PER_WINDOW, _split, model_path
+
+    model = onnx.shape_inference.infer_shapes(onnx.load(model_path()))
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim] for v in model.graph.value_info}
+    weights = {w.name: list(w.dims) for w in model.graph.initializer}
+    body_nodes = {n.name for n in onnx.load_from_string(_split(model_path())[1]).graph.node}
+    body = other = 0.0
+    for node in model.graph.node:
+        if node.op_type != "Conv" or node.output[0] not in shapes:
+            continue
+        flops = 2.0 * float(np.prod(weights[node.input[1]][1:])) * float(np.prod(shapes[node.output[0]][1:]))
+        if node.name in body_nodes:
+            body += flops
+        else:
+            other += flops
+    return body / FRAMES_PER_WINDOW, other
+
+
+def _conv_throughput(repeat: int) -> float:
+    """FLOP/s this process gets from ONNX Runtime on DNSMOS's largest layer alone (its weights, 400 frames)."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from zonos_lab.analysis.dnsmos import model_path
+    from zonos_lab.analysis.metrics_core import onnx_session
+
+    model = onnx.load(model_path())
+    weights = {w.name: numpy_helper.to_array(w) for w in model.graph.initializer}
+    conv = max((n for n in model.graph.node if n.op_type == "Conv"), key=lambda n: weights[n.input[1]].size)
+    w = weights[conv.input[1]]
+    frames, bins = 400, 161
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], "largest_conv",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, w.shape[1], frames, bins])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, w.shape[0], frames, bins])],
+        [numpy_helper.from_array(w, "w")])
+    session = onnx_session(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString())
+    x = np.random.default_rng(0).standard_normal((1, w.shape[1], frames, bins)).astype(np.float32)
+    session.run(None, {"x": x})
+    best = float("inf")
+    for _ in range(max(3, repeat)):
+        t0 = time.perf_counter()
+        session.run(None, {"x": x})
+        best = min(best, time.perf_counter() - t0)
+    return 2.0 * w.size * frames * bins / best
+
+
 def _report(title: str, clips: list[tuple[str, Any, dict]], metrics: list[str], repeat: int) -> None:
     from zonos_lab.analysis.dnsmos import FRAMES_PER_WINDOW, _parts, dnsmos_windows, shared_frames
     from zonos_lab.analysis.metrics import METRIC_SETS
@@ -78,6 +133,15 @@ def _report(title: str, clips: list[tuple[str, Any, dict]], metrics: list[str], 
         reference = _best(whole_model, clips, repeat)
         print(f"  {'':12s} the whole model on every window (Microsoft's way) takes {reference:.3f} s: "
               f"{reference / times['dnsmos']:.2f}× the shared computation, {reference / windows:.3f} s per window")
+        per_frame, per_window = _conv_flops()
+        flops = frames * per_frame + windows * per_window
+        rate = _conv_throughput(repeat)
+        floor = flops / rate
+        fast_s = sum(times[m] for m in METRIC_SETS["fast"] if m in times)
+        print(f"  {'':12s} floor: {flops / 1e9:.0f} GFLOP of convolutions; ONNX Runtime runs DNSMOS's largest layer "
+              f"alone at {rate / 1e9:.0f} GFLOP/s here, so DNSMOS cannot take less than {floor:.3f} s "
+              f"(it took {times['dnsmos'] / floor:.2f}× that) and the core set cannot beat "
+              f"{audio_s / (floor + fast_s):.1f}× real time on this machine at that rate")
     core = [m for m in METRIC_SETS["core"] if m in times]
     if core:
         # the core set shares one decode + resample per take; time it as analyze() runs it

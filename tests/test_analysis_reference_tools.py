@@ -223,8 +223,13 @@ def test_dnsmos_matches_microsofts_procedure(path: Path, seconds: float | None) 
     assert metrics_core.compute_dnsmos_p808(clip, {})["dnsmos_p808"] == pytest.approx(ref["p808_mos"], abs=1e-4)
 
 
-def test_dnsmos_shared_layers_equal_the_whole_model_per_window() -> None:
-    """Window by window (not only the mean): the split model against the file's whole model."""
+@pytest.mark.parametrize("grouped", [False, True], ids=["one-group", "groups-of-2-windows"])
+def test_dnsmos_shared_layers_equal_the_whole_model_per_window(grouped: bool, monkeypatch) -> None:
+    """Window by window (not only the mean): the split model against the file's whole model; long
+    files go in groups of windows (memory), here forced to groups of 2 with 3 strips per batch."""
+    if grouped:
+        monkeypatch.setattr(dnsmos, "WINDOW_GROUP", 2)
+        monkeypatch.setattr(dnsmos, "STRIP_BATCH", 3)
     y16 = metrics_core.Clip.load(str(DATA / "de_fleurs_001.ogg")).at(16000)[: 16000 * 3]
     whole = dnsmos._parts().full
     expected = np.concatenate([whole.run(None, {"input_1": w[np.newaxis, :]})[0] for w in dnsmos.dnsmos_windows(y16)])

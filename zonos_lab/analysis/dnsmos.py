@@ -18,7 +18,8 @@ A window's zero padding changes the convolutions' output only in its first and l
 (4 layers, ±1 frame each), that is the first and last 2 pooled frames, so those are recomputed per
 window on 8-frame strips and spliced in.
 The result equals running the whole model on every window (tests compare with speechmos to
-1e-4), at about ``(900 + 100 (n − 1)) / (900 n)`` of the cost for ``n`` windows.
+1e-4), at about ``(900 + 100 (n − 1)) / (900 n)`` of the cost for ``n`` windows. Files longer than
+`WINDOW_GROUP` windows (~137 s) go group by group, so memory stays under ~1 GB however long they are.
 
 Example:
     >>> import numpy as np
@@ -52,6 +53,11 @@ POOLED_EDGE = EDGE // 2
 #: frames of body output computed per run (bounds memory: ~82 kB per frame in the widest layer)
 BODY_CHUNK = 1200
 TAIL_BATCH = 8
+#: edge strips run per call (each strip's activations are ~0.66 MB in the widest layer)
+STRIP_BATCH = 64
+#: windows whose shared layers run together (~137 s of audio); longer clips go group by group, which
+#: repeats 800 frames per group (6 %) but keeps memory flat (~0.5 GB) however long the file is
+WINDOW_GROUP = 128
 
 _FRONT_OUT = "mos_estimator_logpow/truediv:0"     # [N, 900, 161] log10 power
 _BODY_IN = "adjusted_input6"                       # [N, 1, T, 161]
@@ -176,7 +182,13 @@ def _body_global(parts: _Parts, frames: np.ndarray) -> np.ndarray:
 
 
 def _raw_scores_shared(parts: _Parts, windows: list[np.ndarray], starts: list[int]) -> np.ndarray:
-    offsets = [s // HOP for s in starts]  # frame offset of each window in the global frame sequence
+    """Raw scores of `windows` (starting at samples `starts`), `WINDOW_GROUP` windows at a time."""
+    return np.concatenate([_raw_scores_group(parts, windows[i:i + WINDOW_GROUP], starts[i:i + WINDOW_GROUP])
+                           for i in range(0, len(windows), WINDOW_GROUP)])
+
+
+def _raw_scores_group(parts: _Parts, windows: list[np.ndarray], starts: list[int]) -> np.ndarray:
+    offsets = [(s - starts[0]) // HOP for s in starts]  # frame offset of each window in the group's frames
     total = offsets[-1] + FRAMES_PER_WINDOW
     frames: np.ndarray | None = None
     strips = []  # each window's own edges: 8-frame strips, to be run with the window's zero padding
@@ -185,10 +197,12 @@ def _raw_scores_shared(parts: _Parts, windows: list[np.ndarray], starts: list[in
         if frames is None:
             frames = np.empty((total, logpow.shape[1]), dtype=np.float32)
         frames[off:off + FRAMES_PER_WINDOW] = logpow
-        strips += [logpow[:2 * EDGE], logpow[-2 * EDGE:]]
+        strips += [logpow[:2 * EDGE].copy(), logpow[-2 * EDGE:].copy()]  # copies: a view would keep all 900
     assert frames is not None
     shared = _body_global(parts, frames)
-    edges = parts.body.run(None, {_BODY_IN: np.stack(strips)[:, np.newaxis]})[0]  # [2n, 32, 4, 80]: outer 2 exact
+    batch_in = np.stack(strips)[:, np.newaxis]
+    edges = np.concatenate([parts.body.run(None, {_BODY_IN: batch_in[i:i + STRIP_BATCH]})[0]  # [2n, 32, 4, 80]
+                            for i in range(0, len(batch_in), STRIP_BATCH)])  # of each strip's 4, the outer 2 are exact
     pooled_window = FRAMES_PER_WINDOW // 2
     raw = []
     for i in range(0, len(windows), TAIL_BATCH):

@@ -144,6 +144,6 @@ def test_language_spellings_are_read_as_the_spec_codes_and_unknown_ones_refused(
     assert list(out["language"][:2]) == ["en_us", "cmn"] and pd.isna(out.loc[2, "language"])
     assert list(out["rate_unit"]) == ["words", "chars", "words"]  # cmn counts characters
     df["language"] = ["en_us", "english", "de"]
-    with pytest.raises(InvalidParameter, match="language='english'.*en_us, en_gb") as err:
+    with pytest.raises(InvalidParameter, match=r"language='english'.*en_us, en_gb") as err:
         analyze(df, ["vad"], cache_dir=tmp_path, progress=False)
     assert err.value.field == "language"

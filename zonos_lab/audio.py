@@ -76,7 +76,7 @@ def decode_channels(source: PathLike | bytes) -> tuple[np.ndarray, int, tuple[st
     Example:
         >>> data, sr, names = decode_channels("data/reference/en_us_jfk.flac")  # doctest: +SKIP
         >>> names
-        ('FC',)
+        ('FL', 'FR')
     """
     import av  # PyAV: bundles FFmpeg
 

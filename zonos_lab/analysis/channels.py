@@ -56,7 +56,8 @@ def bs1770_input(channels: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
 
     Channels FFmpeg could not name (``NONE``: a plain multichannel WAV) keep pyloudnorm's positional
     reading (L, R, C, Ls, Rs) up to five; six unnamed channels are read as 5.1 in the WAV order
-    (L, R, C, LFE, Ls, Rs). Returns ``(positions, samples)``, or one row for a single channel.
+    (L, R, C, LFE, Ls, Rs). Returns ``(positions, samples)``, trailing empty positions left off (so a
+    single front channel is one row).
 
     Raises:
         ValueError: more than five full-range channels (7.1 and up), or 7+ unnamed ones: pyloudnorm
@@ -69,7 +70,7 @@ def bs1770_input(channels: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     """
     channels = np.asarray(channels, dtype=np.float64)
     count = channels.shape[0]
-    if all(n == "NONE" for n in names):
+    if not names or all(n == "NONE" for n in names):
         if count <= len(POSITION_WEIGHTS):
             return channels
         if count == 6:
@@ -80,8 +81,6 @@ def bs1770_input(channels: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     if len(weighted) > len(POSITION_WEIGHTS):
         raise ValueError(f"loudness: {len(weighted)} full-range channels ({', '.join(names)}); pyloudnorm sums "
                          "at most 5 (mono to 5.1)")
-    if len(weighted) == 1 and weighted[0][1] == 1.0:
-        return weighted[0][0][np.newaxis]
     fronts = [row for row, w in weighted if w == 1.0]
     surrounds = [row for row, w in weighted if w != 1.0]
     slots: list[np.ndarray | None] = [None] * len(POSITION_WEIGHTS)

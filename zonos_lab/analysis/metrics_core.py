@@ -167,10 +167,10 @@ def compute_loudness(clip: Clip, ctx: Mapping[str, Any]) -> dict[str, Any]:
     else:
         from zonos_lab.analysis.channels import bs1770_input
 
-        arranged = bs1770_input(clip.channels, clip.channel_names or ("NONE",) * clip.channels.shape[0])
+        arranged = bs1770_input(clip.channels, clip.channel_names or ())  # set whenever channels are
         data = arranged[0] if len(arranged) == 1 else arranged.T
     with np.errstate(divide="ignore"):
-        value = _meter(clip.sr).integrated_loudness(data.astype(np.float64))
+        value = _meter(clip.sr).integrated_loudness(np.asarray(data, dtype=np.float64))  # no copy if float64
     return {"loudness_lufs": _finite(value)}
 
 
@@ -251,16 +251,24 @@ def compute_f0(clip: Clip, ctx: Mapping[str, Any]) -> dict[str, Any]:
 
 # -- DNSMOS --------------------------------------------------------------------------------------
 
+def _dnsmos_input(clip: Clip) -> np.ndarray | None:
+    """The clip at 16 kHz in [-1, 1] as both DNSMOS models take it; None under 0.1 s (no score)."""
+    from zonos_lab.analysis.dnsmos import DNSMOS_RATE
+
+    y = np.clip(clip.at(DNSMOS_RATE), -1.0, 1.0).astype(np.float32)
+    return None if y.size < DNSMOS_RATE // 10 else y
+
+
 def compute_dnsmos(clip: Clip, ctx: Mapping[str, Any]) -> dict[str, Any]:
     """DNSMOS P.835 SIG / BAK / OVRL: the mean over Microsoft's windows (`zonos_lab.analysis.dnsmos`).
 
     Cost: a clip under 9.01 s is repeated to fill at least one window, so even a 2 s take is scored
     on several windows (7 for 2.0 s, 3 for 3.5 s, 1 for 5 s); windows share their common frames.
     """
-    from zonos_lab.analysis.dnsmos import DNSMOS_RATE, p835
+    from zonos_lab.analysis.dnsmos import p835
 
-    y = np.clip(clip.at(DNSMOS_RATE), -1.0, 1.0).astype(np.float32)
-    if y.size < DNSMOS_RATE // 10:
+    y = _dnsmos_input(clip)
+    if y is None:
         return {"dnsmos_sig": NA, "dnsmos_bak": NA, "dnsmos_ovrl": NA}
     sig, bak, ovr = p835(y)
     return {"dnsmos_sig": sig, "dnsmos_bak": bak, "dnsmos_ovrl": ovr}
@@ -271,9 +279,7 @@ def compute_dnsmos_p808(clip: Clip, ctx: Mapping[str, Any]) -> dict[str, Any]:
 
     About 20× cheaper than P.835 (a small network on mel features), so it is not what bounds the cost.
     """
-    from zonos_lab.analysis.dnsmos import DNSMOS_RATE, p808
+    from zonos_lab.analysis.dnsmos import p808
 
-    y = np.clip(clip.at(DNSMOS_RATE), -1.0, 1.0).astype(np.float32)
-    if y.size < DNSMOS_RATE // 10:
-        return {"dnsmos_p808": NA}
-    return {"dnsmos_p808": p808(y)}
+    y = _dnsmos_input(clip)
+    return {"dnsmos_p808": NA if y is None else p808(y)}
